@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* The host handle: /dev/kvm, options, logging and the domains it owns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_RUN_DIR "/run/hv"
+
+static int check_kvm(hv_t *hv, const char *path)
+{
+    int version = ioctl(hv->kvm_fd, KVM_GET_API_VERSION, 0);
+    if (version != KVM_API_VERSION)
+        return hv_error(hv, -ENOTSUP, "%s: KVM API version %d, need %d", path,
+                        version, KVM_API_VERSION);
+    static const struct {
+        int cap;
+        const char *name;
+    } needed[] = {
+        {KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS"},
+        {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+        {KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"},
+    };
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+        if (ioctl(hv->kvm_fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0)
+            return hv_error(hv, -ENOTSUP, "%s lacks %s", path, needed[i].name);
+    hv->run_size = ioctl(hv->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (hv->run_size < (int)sizeof(struct kvm_run))
+        return hv_error(hv, -ENOTSUP, "%s: bad vCPU mmap size %d", path,
+                        hv->run_size);
+    return 0;
+}
+
+HV_EXPORT int hv_open(hv_t **out, const hv_options_t *opts)
+{
+    hv_options_t o = {0};
+    int err;
+
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (opts) {
+        if (opts->size == 0 || opts->size > sizeof(o))
+            return -EINVAL;
+        memcpy(&o, opts, opts->size);
+    }
+    hv_t *hv = calloc(1, sizeof(*hv));
+    if (!hv)
+        return -ENOMEM;
+    pthread_mutex_init(&hv->lock, NULL);
+    pthread_mutex_init(&hv->err_lock, NULL);
+    hv->log = o.log;
+    hv->log_opaque = o.log_opaque;
+    hv->log_level = o.log ? o.log_level : HV_LOG_ERROR;
+    hv->kick_signal = o.kick_signal ? o.kick_signal : SIGRTMIN + 4;
+    hv->next_domid = 1;
+    hv->kvm_fd = -1;
+
+    const char *run_dir = o.run_dir ? o.run_dir : getenv("HV_RUNDIR");
+    hv->run_dir = strdup(run_dir && *run_dir ? run_dir : DEFAULT_RUN_DIR);
+    if (!hv->run_dir) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    const char *path = o.kvm_path ? o.kvm_path : "/dev/kvm";
+    hv->kvm_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (hv->kvm_fd < 0) {
+        err = hv_error(hv, -errno, "cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if ((err = check_kvm(hv, path)) < 0 || (err = kick_install(hv)) < 0)
+        goto fail;
+    *out = hv;
+    return 0;
+fail:
+    /* With no handle returned, the logger has already had the message. */
+    hv_close(hv);
+    return err;
+}
+
+HV_EXPORT void hv_close(hv_t *hv)
+{
+    if (!hv)
+        return;
+    while (hv->domains)
+        hv_domain_destroy(hv->domains);
+    if (hv->kvm_fd >= 0)
+        close(hv->kvm_fd);
+    free(hv->msrs);
+    free(hv->run_dir);
+    error_free_all(hv);
+    pthread_mutex_destroy(&hv->lock);
+    pthread_mutex_destroy(&hv->err_lock);
+    free(hv);
+}
+
+HV_EXPORT hv_t *hv_domain_host(const hv_domain_t *dom)
+{
+    return dom ? dom->hv : NULL;
+}
+
+HV_EXPORT uint32_t hv_domain_id(const hv_domain_t *dom)
+{
+    return dom ? dom->domid : 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Decoding of hypercall arguments: copies the guest's argument struct out of
+ * guest memory once (so the guest cannot change it under the host) and
+ * checks every pointer, length and value in it. Pure: no KVM, no domain,
+ * so the fuzzer can drive it directly.
+ */
+#ifndef LIBHV_HYPERCALL_DECODE_H
+#define LIBHV_HYPERCALL_DECODE_H
+
+#include <stdint.h>
+
+#include "guest_mem.h"
+
+union hc_args {
+    struct hv_hc_console_write console_write;
+    struct hv_hc_shutdown shutdown;
+    struct hv_hc_poll poll;
+    struct hv_hc_wallclock wallclock;
+    struct hv_hc_vcpu_up vcpu_up;
+    struct hv_hc_set_trap_entry set_trap_entry;
+    struct hv_hc_crash crash;
+};
+
+struct hc_call {
+    uint32_t nr;
+    uint64_t arg_gpa;
+    union hc_args args;
+    /* Where outputs go back to (validated for guest writes), or NULL. */
+    void *out;
+    /* CONSOLE_WRITE: the validated bytes to read. */
+    const void *data;
+};
+
+/*
+ * Decodes core hypercall nr (< HV_HC_NR_CORE) with its argument at arg_gpa.
+ * nr_vcpus bounds VCPU_UP. Returns 0, or the negative HV_E* value the guest
+ * gets back in RAX.
+ */
+int hc_decode(const struct hv_guest_mem *m, uint32_t nr, uint64_t arg_gpa,
+              uint32_t nr_vcpus, struct hc_call *call);
+
+/* A 48-bit canonical address: anything else faults on entry. */
+static inline int hc_canonical(uint64_t va)
+{
+    uint64_t top = va >> 47;
+    return top == 0 || top == 0x1ffff;
+}
+
+#endif
