@@ -165,6 +165,12 @@ void hypercall_dispatch(struct hv_vcpu *v, uint16_t port)
             ret = do_crash(v, &c.args.crash);
             break;
         case HV_HC_VCPU_DOWN:
+            /* The boot vCPU stays: with it parked nothing could end the
+             * domain from inside. */
+            if (v->id == 0) {
+                ret = -HV_EINVAL;
+                break;
+            }
             do_vcpu_down(v);
             return;
         }

@@ -121,7 +121,8 @@ HV_HIDDEN void kick_all(struct hv_domain *d);
 HV_HIDDEN int kvm_create_vm(hv_t *hv, int *vm_fd);
 HV_HIDDEN int kvm_set_memslot(struct hv_domain *d, uint32_t flags);
 HV_HIDDEN int kvm_create_vcpu(struct hv_domain *d, struct hv_vcpu *v);
-HV_HIDDEN int kvm_msr_list(hv_t *hv, struct hv_vcpu *v, const struct kvm_msr_list **out);
+HV_HIDDEN int kvm_msr_list(hv_t *hv, const struct kvm_msr_list **out);
+HV_HIDDEN int kvm_set_cpuid(hv_t *hv, int vcpu_fd);
 
 /* memory.c */
 HV_HIDDEN int memory_create(struct hv_domain *d, uint64_t bytes);

@@ -61,25 +61,56 @@ int kvm_create_vcpu(struct hv_domain *d, struct hv_vcpu *v)
     return 0;
 }
 
-/*
- * KVM lists MSRs that a given vCPU model cannot always read back; keep only
- * those KVM_GET_MSRS accepts, so a saved state restores in full.
- */
-static int probe_msrs(hv_t *hv, struct hv_vcpu *v, struct kvm_msr_list **out)
+int kvm_set_cpuid(hv_t *hv, int vcpu_fd)
 {
-    struct kvm_msr_list probe = {.nmsrs = 0};
-    int err = 0;
+    int n = 128, err = 0;
+    struct kvm_cpuid2 *c;
 
-    if (ioctl(hv->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
-        return hv_error(hv, -errno, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
-    struct kvm_msr_list *all =
-        calloc(1, sizeof(*all) + probe.nmsrs * sizeof(all->indices[0]));
-    struct kvm_msr_list *good =
-        calloc(1, sizeof(*good) + probe.nmsrs * sizeof(good->indices[0]));
+    for (;;) {
+        c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+        if (!c)
+            return -ENOMEM;
+        c->nent = (uint32_t)n;
+        if (ioctl(hv->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+            break;
+        err = -errno;
+        free(c);
+        if (err != -E2BIG || n >= 4096)
+            return err;
+        n *= 2;
+    }
+    err = ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    free(c);
+    return err;
+}
+
+/* Reads MSR index from a vCPU and writes the same value back. */
+static bool msr_round_trips(int vcpu_fd, uint32_t index)
+{
     struct {
         struct kvm_msrs hdr;
         struct kvm_msr_entry e;
-    } one;
+    } one = {.hdr.nmsrs = 1, .e.index = index};
+
+    return ioctl(vcpu_fd, KVM_GET_MSRS, &one) == 1 &&
+           ioctl(vcpu_fd, KVM_SET_MSRS, &one) == 1;
+}
+
+/*
+ * KVM's index list names MSRs that a vCPU cannot always take back (the KVM
+ * paravirtual ones need CPUID bits a libhv guest never gets). A saved state
+ * must restore in full, so keep only the MSRs that round-trip on a scratch
+ * vCPU set up as a restore target is: with KVM_SET_CPUID2.
+ */
+static int probe_msrs(hv_t *hv, struct kvm_msr_list **out)
+{
+    struct kvm_msr_list probe = {.nmsrs = 0}, *all = NULL, *good = NULL;
+    int vm = -1, vcpu = -1, err = 0;
+
+    if (ioctl(hv->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+        return hv_error(hv, -errno, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
+    all = calloc(1, sizeof(*all) + probe.nmsrs * sizeof(all->indices[0]));
+    good = calloc(1, sizeof(*good) + probe.nmsrs * sizeof(good->indices[0]));
     if (!all || !good) {
         err = -ENOMEM;
         goto out;
@@ -89,28 +120,36 @@ static int probe_msrs(hv_t *hv, struct hv_vcpu *v, struct kvm_msr_list **out)
         err = hv_error(hv, -errno, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
         goto out;
     }
-    for (uint32_t i = 0; i < all->nmsrs; i++) {
-        memset(&one, 0, sizeof(one));
-        one.hdr.nmsrs = 1;
-        one.e.index = all->indices[i];
-        if (ioctl(v->fd, KVM_GET_MSRS, &one) == 1)
-            good->indices[good->nmsrs++] = all->indices[i];
+    if ((err = kvm_create_vm(hv, &vm)) < 0)
+        goto out;
+    vcpu = ioctl(vm, KVM_CREATE_VCPU, 0ul);
+    if (vcpu < 0 || (err = kvm_set_cpuid(hv, vcpu)) < 0) {
+        err = hv_error(hv, vcpu < 0 ? -errno : err, "probing MSRs: scratch vCPU: %s",
+                       strerror(vcpu < 0 ? errno : -err));
+        goto out;
     }
+    for (uint32_t i = 0; i < all->nmsrs; i++)
+        if (msr_round_trips(vcpu, all->indices[i]))
+            good->indices[good->nmsrs++] = all->indices[i];
     *out = good;
     good = NULL;
 out:
+    if (vcpu >= 0)
+        close(vcpu);
+    if (vm >= 0)
+        close(vm);
     free(all);
     free(good);
     return err;
 }
 
-int kvm_msr_list(hv_t *hv, struct hv_vcpu *v, const struct kvm_msr_list **out)
+int kvm_msr_list(hv_t *hv, const struct kvm_msr_list **out)
 {
     int err = 0;
 
     pthread_mutex_lock(&hv->lock);
     if (!hv->msrs)
-        err = probe_msrs(hv, v, &hv->msrs);
+        err = probe_msrs(hv, &hv->msrs);
     *out = hv->msrs;
     pthread_mutex_unlock(&hv->lock);
     return err;

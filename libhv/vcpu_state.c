@@ -111,7 +111,7 @@ HV_EXPORT int hv_vcpu_state_get(hv_domain_t *dom, uint32_t vcpu, void *buf,
                         dom->domid, vcpu, dom->nr_vcpus);
     struct hv_vcpu *v = &dom->vcpus[vcpu];
     const struct kvm_msr_list *list;
-    if ((err = kvm_msr_list(dom->hv, v, &list)) < 0)
+    if ((err = kvm_msr_list(dom->hv, &list)) < 0)
         return err;
 
     pthread_mutex_lock(&dom->lock);
@@ -224,31 +224,6 @@ static int parse_blob(struct hv_domain *d, const void *buf, size_t len)
     return 0;
 }
 
-/* AVX state is kept by SET_XSAVE only once CPUID says the vCPU has AVX. */
-static int set_cpuid(hv_t *hv, struct hv_vcpu *v)
-{
-    int n = 128, err = 0;
-    struct kvm_cpuid2 *c = NULL;
-
-    for (;;) {
-        c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
-        if (!c)
-            return -ENOMEM;
-        c->nent = (uint32_t)n;
-        if (ioctl(hv->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-            break;
-        free(c);
-        if (errno != E2BIG || n >= 4096)
-            return hv_error(hv, -errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-        n *= 2;
-    }
-    if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
-        err = hv_error(hv, -errno, "domain %u vCPU %u: KVM_SET_CPUID2: %s",
-                       v->dom->domid, v->id, strerror(errno));
-    free(c);
-    return err;
-}
-
 HV_EXPORT int hv_vcpu_state_set(hv_domain_t *dom, uint32_t vcpu, const void *buf,
                                 size_t len)
 {
@@ -269,8 +244,12 @@ HV_EXPORT int hv_vcpu_state_set(hv_domain_t *dom, uint32_t vcpu, const void *buf
                        "before start", dom->domid);
         goto out;
     }
-    if ((err = set_cpuid(dom->hv, v)) < 0)
+    /* AVX state is kept by SET_XSAVE only once CPUID says the vCPU has AVX. */
+    if ((err = kvm_set_cpuid(dom->hv, v->fd)) < 0) {
+        hv_error(dom->hv, err, "domain %u vCPU %u: KVM_SET_CPUID2: %s", dom->domid,
+                 vcpu, strerror(-err));
         goto out;
+    }
     for (size_t i = 0; i < NFIXED; i++) {
         const struct section *s = find(buf, len, fixed[i].id);
         if (ioctl(v->fd, fixed[i].set, s + 1) < 0) {

@@ -59,8 +59,9 @@
 /*
  * A hypercall is `out %al, %dx` with DX = HV_HC_PORT(nr) and RDI = the
  * guest-physical address of the argument struct (0 where nr takes none).
- * The result comes back in RAX: >= 0 on success, -HV_E* on failure. Output
- * fields of the argument struct are written before the guest resumes.
+ * The result comes back in RAX: >= 0 on success, -HV_E* on failure; every
+ * other register and RFLAGS are preserved. Output fields of the argument
+ * struct are written before the guest resumes.
  */
 #define HV_HC_BASE 0x500u
 #define HV_HC_PORT(nr) (HV_HC_BASE + (nr))
