@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* Events and sleeping: the POLL hypercall. */
+#include "hypercall.h"
+#include "rt.h"
+
+#define EVT_SHUTDOWN (1ull << HV_EVT_SHUTDOWN)
+
+/* The host asked for a shutdown (HV_EVT_SHUTDOWN): obey. */
+static HVRT_NORETURN void shutdown_requested(void)
+{
+    uint32_t reason = hvrt_shared->shutdown_request;
+
+    if (reason > HV_SHUTDOWN_CRASH)
+        reason = HV_SHUTDOWN_POWEROFF;
+    hv_shutdown(reason, 0);
+}
+
+uint64_t hv_poll(uint64_t deadline_ns, uint64_t mask)
+{
+    struct hv_hc_poll p = {
+        .deadline_ns = deadline_ns,
+        .mask = mask | EVT_SHUTDOWN,
+        .ready = 0,
+    };
+
+    if (hvrt_hc_ptr(HV_HC_POLL, &p) < 0)
+        hv_shutdown(HV_SHUTDOWN_CRASH, 0); /* the struct is valid: a broken host */
+    if (p.ready & EVT_SHUTDOWN)
+        shutdown_requested();
+    return p.ready & mask;
+}
+
+void hv_sleep_ns(uint64_t ns)
+{
+    uint64_t now = hv_monotonic_ns();
+    uint64_t deadline = now + ns < now ? HV_POLL_FOREVER : now + ns;
+
+    /* The host may wake early (a timer's granularity): wait again. */
+    while (now < deadline) {
+        hv_poll(deadline, 0);
+        now = hv_monotonic_ns();
+    }
+}
+
+void hv_sleep_ms(uint64_t ms)
+{
+    hv_sleep_ns(ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u);
+}
