@@ -4,7 +4,9 @@
  * except inside KVM_RUN (KVM_SET_SIGNAL_MASK) and inside the ppoll of a POLL
  * hypercall, so a kick sent at any moment either interrupts the one blocking
  * call or stays pending until the thread enters it, which then returns EINTR
- * at once: no wakeup is lost, and the handler itself has nothing to do.
+ * at once: no wakeup is lost. ppoll delivers the signal to the handler, which
+ * has nothing to do; KVM_RUN leaves it pending and the thread takes it with
+ * sigtimedwait.
  */
 #include <errno.h>
 #include <signal.h>

@@ -29,6 +29,22 @@ static int set_run_sigmask(struct hv_vcpu *v)
 }
 
 /*
+ * KVM_RUN returns EINTR while the kick is pending but leaves it pending: it
+ * is blocked again once KVM_RUN returns. Take it, or every later KVM_RUN
+ * would return EINTR at once.
+ */
+static void consume_kick(struct hv_vcpu *v)
+{
+    static const struct timespec zero = {0, 0};
+    sigset_t kick;
+
+    sigemptyset(&kick);
+    sigaddset(&kick, v->dom->hv->kick_signal);
+    while (sigtimedwait(&kick, NULL, &zero) > 0)
+        ;
+}
+
+/*
  * After an I/O exit, KVM finishes the instruction (advances RIP, applies the
  * synced RAX) only on the next KVM_RUN. A paused vCPU must not be left half
  * way: its saved state would re-execute the hypercall. immediate_exit makes
@@ -41,6 +57,7 @@ static void settle(struct hv_vcpu *v)
     v->run->immediate_exit = 1;
     for (int i = 0; i < 4 && ioctl(v->fd, KVM_RUN, 0) == 0; i++)
         ; /* returns EINTR once the instruction is done */
+    consume_kick(v);
     v->run->immediate_exit = 0;
     v->io_pending = false;
 }
@@ -162,7 +179,11 @@ static void *vcpu_thread(void *arg)
             break;
         v->io_pending = false;
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN)
+            if (errno == EINTR) {
+                consume_kick(v);
+                continue;
+            }
+            if (errno == EAGAIN)
                 continue;
             crash_host(v, "KVM_RUN failed", (uint64_t)errno);
             break;
