@@ -39,11 +39,31 @@ static void test_page_fault(void **state)
     tu_env_destroy(env, dom);
 }
 
+/* CR2 must be the vCPU's, not a zero that happens to match page 0. */
+static void test_page_fault_address(void **state)
+{
+    struct tu_env *env = *state;
+    struct tu_console *con;
+    /* 48 MiB: above the 16 MiB of RAM, so no page table maps it. */
+    hv_domain_t *dom = tu_env_domain(env, "fault", "0x3000008", 16, 1, &con);
+
+    assert_int_equal(hv_domain_start(dom), 0);
+    hv_exit_t e;
+    tu_wait_exit(dom, &e);
+    tu_check(tu_console_count_lines(con, "fault: touching 0x3000008") == 1, con,
+             "the guest did not say what it does");
+    tu_check(e.reason == HV_EXIT_CRASH && e.vector == 14, con, "reason %s vector %u",
+             tu_exit_reason_name(e.reason), e.vector);
+    tu_check(e.cr2 == 0x3000008, con, "cr2 0x%" PRIx64 ", expected 0x3000008", e.cr2);
+    tu_env_destroy(env, dom);
+}
+
 int main(void)
 {
     tu_require_kvm();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_page_fault, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_page_fault_address, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
