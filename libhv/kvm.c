@@ -87,11 +87,14 @@ int kvm_set_cpuid(hv_t *hv, int vcpu_fd)
 /* Reads MSR index from a vCPU and writes the same value back. */
 static bool msr_round_trips(int vcpu_fd, uint32_t index)
 {
-    struct {
+    union {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } one = {.hdr.nmsrs = 1, .e.index = index};
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } one;
 
+    memset(&one, 0, sizeof(one));
+    one.hdr.nmsrs = 1;
+    one.hdr.entries[0].index = index;
     return ioctl(vcpu_fd, KVM_GET_MSRS, &one) == 1 &&
            ioctl(vcpu_fd, KVM_SET_MSRS, &one) == 1;
 }

@@ -13,16 +13,17 @@ _Thread_local struct hv_vcpu *hv_current_vcpu;
 /* KVM_RUN may take the kick signal; the rest of the time it waits blocked. */
 static int set_run_sigmask(struct hv_vcpu *v)
 {
-    struct {
+    enum { KERNEL_SIGSET = 8 }; /* the kernel's sigset_t: 64 signals */
+    union {
         struct kvm_signal_mask hdr;
-        uint8_t bits[8]; /* the kernel's sigset_t: 64 signals */
+        uint8_t bytes[sizeof(struct kvm_signal_mask) + KERNEL_SIGSET];
     } m;
     sigset_t cur;
 
     pthread_sigmask(SIG_SETMASK, NULL, &cur);
     sigdelset(&cur, v->dom->hv->kick_signal);
-    m.hdr.len = sizeof(m.bits);
-    memcpy(m.bits, &cur, sizeof(m.bits));
+    m.hdr.len = KERNEL_SIGSET;
+    memcpy(m.hdr.sigset, &cur, KERNEL_SIGSET);
     if (ioctl(v->fd, KVM_SET_SIGNAL_MASK, &m) < 0)
         return -errno;
     return 0;

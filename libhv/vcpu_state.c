@@ -44,11 +44,6 @@ struct state_meta {
     uint32_t reserved;
 };
 
-struct msrs_buf {
-    struct kvm_msrs hdr;
-    struct kvm_msr_entry e[];
-};
-
 static const struct {
     enum section_id id;
     unsigned long get, set;
@@ -135,12 +130,12 @@ HV_EXPORT int hv_vcpu_state_get(hv_domain_t *dom, uint32_t vcpu, void *buf,
         }
     }
     size_t msr_len = sizeof(struct kvm_msrs) + list->nmsrs * sizeof(struct kvm_msr_entry);
-    struct msrs_buf *m = put(&w, SEC_MSRS, msr_len);
+    struct kvm_msrs *m = put(&w, SEC_MSRS, msr_len);
     if (m) {
         memset(m, 0, msr_len);
-        m->hdr.nmsrs = list->nmsrs;
+        m->nmsrs = list->nmsrs;
         for (uint32_t i = 0; i < list->nmsrs; i++)
-            m->e[i].index = list->indices[i];
+            m->entries[i].index = list->indices[i];
         int n = ioctl(v->fd, KVM_GET_MSRS, m);
         if (n != (int)list->nmsrs) {
             err = hv_error(dom->hv, n < 0 ? -errno : -EIO,
@@ -263,7 +258,7 @@ HV_EXPORT int hv_vcpu_state_set(hv_domain_t *dom, uint32_t vcpu, const void *buf
     int n = ioctl(v->fd, KVM_SET_MSRS, m);
     if (n != (int)m->nmsrs) {
         uint32_t bad = n >= 0 && (uint32_t)n < m->nmsrs
-                           ? ((const struct msrs_buf *)m)->e[n].index : 0;
+                           ? m->entries[n].index : 0;
         err = hv_error(dom->hv, n < 0 ? -errno : -EINVAL,
                        "domain %u vCPU %u: KVM_SET_MSRS stopped at %d of %u "
                        "(MSR 0x%x)", dom->domid, vcpu, n, m->nmsrs, bad);
