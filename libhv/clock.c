@@ -115,8 +115,9 @@ void clock_publish(struct hv_domain *d)
 HV_EXPORT int hv_domain_clock_get(hv_domain_t *dom, hv_clock_t *clock)
 {
     struct kvm_clock_data kc = {0};
+    hv_clock_t c = {.size = sizeof(c)};
 
-    if (!dom || !clock || clock->size < sizeof(*clock))
+    if (!dom || !clock || clock->size == 0)
         return -EINVAL;
     if (ioctl(dom->vm_fd, KVM_GET_CLOCK, &kc) < 0)
         return hv_error(dom->hv, -errno, "domain %u: KVM_GET_CLOCK: %s",
@@ -126,15 +127,21 @@ HV_EXPORT int hv_domain_clock_get(hv_domain_t *dom, hv_clock_t *clock)
     uint64_t ns = clock_guest_ns(dom);
     uint64_t seen = record(dom)->mul ? record_now(dom, __rdtsc()) : 0;
     pthread_mutex_unlock(&dom->clock_lock);
-    clock->guest_ns = seen > ns ? seen : ns;
-    clock->kvm_clock_ns = kc.clock;
+    c.guest_ns = seen > ns ? seen : ns;
+    c.kvm_clock_ns = kc.clock;
+    struct_out(clock, &c, sizeof(c));
     return 0;
 }
 
-HV_EXPORT int hv_domain_clock_set(hv_domain_t *dom, const hv_clock_t *clock)
+HV_EXPORT int hv_domain_clock_set(hv_domain_t *dom, const hv_clock_t *user)
 {
-    if (!dom || !clock || clock->size < sizeof(*clock))
+    hv_clock_t c, *clock = &c;
+
+    if (!dom || !user)
         return -EINVAL;
+    int err = struct_in(&c, sizeof(c), user, sizeof(c));
+    if (err < 0)
+        return hv_error(dom->hv, err, "hv_domain_clock_set: bad size %zu", user->size);
     pthread_mutex_lock(&dom->lock);
     hv_domain_state_t state = dom->state;
     pthread_mutex_unlock(&dom->lock);

@@ -14,21 +14,17 @@
 
 static const char *const state_names[] = {"created", "running", "paused", "shutdown"};
 
-/* Copies a result struct to a caller compiled against an older or newer
- * header: only the bytes both know, keeping the caller's size. */
-#define COPY_OUT(dst, src)                                                     \
-    do {                                                                       \
-        size_t caller_size_ = (dst)->size;                                     \
-        (src).size = caller_size_;                                             \
-        memcpy((dst), &(src),                                                  \
-               caller_size_ < sizeof(src) ? caller_size_ : sizeof(src));       \
-    } while (0)
-
-static int check_config(hv_t *hv, const hv_domain_config_t *cfg)
+static int check_config(hv_t *hv, const hv_domain_config_t *user,
+                        hv_domain_config_t *cfg)
 {
-    if (cfg->size < offsetof(hv_domain_config_t, vcpus) + sizeof(cfg->vcpus))
-        return hv_error(hv, -EINVAL, "domain config: size %zu is too small "
-                        "(set .size = sizeof(hv_domain_config_t))", cfg->size);
+    int err = struct_in(cfg, sizeof(*cfg), user, sizeof(*cfg));
+    if (err == -EINVAL)
+        return hv_error(hv, err, "domain config: size %zu is too small "
+                        "(set .size = sizeof(hv_domain_config_t))", user->size);
+    if (err == -E2BIG)
+        return hv_error(hv, err, "domain config: size %zu with fields this "
+                        "libhv (%zu bytes) does not know set", user->size,
+                        sizeof(*cfg));
     if (!cfg->name || !*cfg->name)
         return hv_error(hv, -EINVAL, "domain config: name is required");
     size_t n = strlen(cfg->name);
@@ -135,15 +131,16 @@ static struct hv_domain *domain_alloc(hv_t *hv, uint32_t nr_vcpus)
     return d;
 }
 
-HV_EXPORT int hv_domain_create(hv_t *hv, const hv_domain_config_t *cfg,
+HV_EXPORT int hv_domain_create(hv_t *hv, const hv_domain_config_t *user,
                                hv_domain_t **out)
 {
+    hv_domain_config_t c, *cfg = &c;
     int err;
 
-    if (!hv || !cfg || !out)
+    if (!hv || !user || !out)
         return hv ? hv_error(hv, -EINVAL, "hv_domain_create: NULL argument") : -EINVAL;
     *out = NULL;
-    if ((err = check_config(hv, cfg)) < 0)
+    if ((err = check_config(hv, user, cfg)) < 0)
         return err;
     struct hv_domain *d = domain_alloc(hv, cfg->vcpus);
     if (!d)
@@ -392,7 +389,7 @@ HV_EXPORT int hv_domain_wait(hv_domain_t *dom, hv_exit_t *exit_info, int timeout
     }
     if (!err && exit_info) {
         hv_exit_t e = dom->exit;
-        COPY_OUT(exit_info, e);
+        struct_out(exit_info, &e, sizeof(e));
     }
     pthread_mutex_unlock(&dom->lock);
     return err;
@@ -425,7 +422,7 @@ HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info)
                           (dom->state == HV_DOMAIN_CREATED && v->entry_set);
     }
     pthread_mutex_unlock(&dom->lock);
-    COPY_OUT(info, i);
+    struct_out(info, &i, sizeof(i));
     return 0;
 }
 
@@ -444,6 +441,6 @@ HV_EXPORT int hv_vcpu_info(hv_domain_t *dom, uint32_t vcpu, hv_vcpu_info_t *info
     i.online = v->state == VCPU_RUNNING || v->state == VCPU_PARKED;
     vcpu_cpu_time(v, &i.cpu_time_ns);
     pthread_mutex_unlock(&dom->lock);
-    COPY_OUT(info, i);
+    struct_out(info, &i, sizeof(i));
     return 0;
 }

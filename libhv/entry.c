@@ -65,15 +65,20 @@ int entry_apply(struct hv_vcpu *v, uint64_t rip, uint64_t rsp, uint64_t rdi)
 }
 
 HV_EXPORT int hv_vcpu_set_entry(hv_domain_t *dom, uint32_t vcpu,
-                                const hv_vcpu_entry_t *entry)
+                                const hv_vcpu_entry_t *user)
 {
-    if (!dom || !entry || entry->size < sizeof(*entry))
+    hv_vcpu_entry_t e, *entry = &e;
+    int err;
+
+    if (!dom || !user)
         return -EINVAL;
+    if ((err = struct_in(&e, sizeof(e), user, sizeof(e))) < 0)
+        return hv_error(dom->hv, err, "hv_vcpu_set_entry: bad size %zu", user->size);
     if (vcpu >= dom->nr_vcpus)
         return hv_error(dom->hv, -EINVAL, "domain %u has no vCPU %u (it has %u)",
                         dom->domid, vcpu, dom->nr_vcpus);
     pthread_mutex_lock(&dom->lock);
-    int err = dom->state == HV_DOMAIN_CREATED
+    err = dom->state == HV_DOMAIN_CREATED
                   ? entry_apply(&dom->vcpus[vcpu], entry->rip, entry->rsp, entry->rdi)
                   : hv_error(dom->hv, -EBUSY,
                              "domain %u: vCPU entry can be set only before start",

@@ -45,11 +45,9 @@ HV_EXPORT int hv_open(hv_t **out, const hv_options_t *opts)
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (opts) {
-        if (opts->size == 0 || opts->size > sizeof(o))
-            return -EINVAL;
-        memcpy(&o, opts, opts->size);
-    }
+    /* No handle yet to hold a message: a bad size is its own errno. */
+    if (opts && (err = struct_in(&o, sizeof(o), opts, sizeof(o))) < 0)
+        return err;
     hv_t *hv = calloc(1, sizeof(*hv));
     if (!hv)
         return -ENOMEM;

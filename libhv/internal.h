@@ -12,6 +12,7 @@
 #include "hv/abi.h"
 #include "hv/hv.h"
 #include "guest_mem.h"
+#include "struct_io.h"
 
 #define HV_HIDDEN __attribute__((visibility("hidden")))
 

@@ -312,6 +312,19 @@ static void test_invalid_config(void **state)
     c.memory_mb = 16;
     c.vcpus = HV_MAX_VCPUS;
     expect_valid(hv, &c, "HV_MAX_VCPUS vCPUs");
+
+    /* A caller built against a newer header: its extra fields are accepted
+     * while zero (defaults), refused when set (a feature libhv lacks). */
+    struct {
+        hv_domain_config_t cfg;
+        uint64_t newer;
+    } big = {.cfg = good_config(name)};
+    big.cfg.size = sizeof(big);
+    expect_valid(hv, &big.cfg, "newer config, new field zero");
+    big.newer = 1;
+    hv_domain_t *nd = NULL;
+    assert_int_equal(hv_domain_create(hv, &big.cfg, &nd), -E2BIG);
+    assert_null(nd);
 }
 
 /* ---- API misuse ----------------------------------------------------------------- */
