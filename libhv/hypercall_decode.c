@@ -38,13 +38,7 @@ static int check_values(const struct hv_guest_mem *m, uint32_t nr_vcpus,
             return -HV_EINVAL;
         return 0;
     case HV_HC_SET_TRAP_ENTRY:
-        /* The stubs must be guest memory: a gate into nowhere would turn
-         * every later fault into a triple fault with no report. */
-        if (!guest_mem_ptr(m, a->set_trap_entry.rip,
-                           (uint64_t)HV_TRAP_STRIDE * HV_TRAP_VECTORS,
-                           GUEST_ACCESS_READ))
-            return -HV_EINVAL;
-        return 0;
+        return hc_trap_table_ok(m, a->set_trap_entry.rip) ? 0 : -HV_EINVAL;
     default:
         return 0;
     }

@@ -40,6 +40,16 @@ struct hc_call {
 int hc_decode(const struct hv_guest_mem *m, uint32_t nr, uint64_t arg_gpa,
               uint32_t nr_vcpus, struct hc_call *call);
 
+/*
+ * A trap table must be guest-readable RAM: a gate into nowhere would turn
+ * every later fault into a triple fault with no report.
+ */
+static inline int hc_trap_table_ok(const struct hv_guest_mem *m, uint64_t rip)
+{
+    return guest_mem_ptr(m, rip, (uint64_t)HV_TRAP_STRIDE * HV_TRAP_VECTORS,
+                         GUEST_ACCESS_READ) != NULL;
+}
+
 /* A 48-bit canonical address: anything else faults on entry. */
 static inline int hc_canonical(uint64_t va)
 {

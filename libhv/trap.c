@@ -4,7 +4,10 @@
  * must be trap gates with DPL3 and the user code selector: an interrupt gate
  * would clear IF, which a CPL3 iretq cannot set again.
  */
+#include <errno.h>
 #include <string.h>
+
+#include "hypercall_decode.h"
 
 #include "internal.h"
 
@@ -26,4 +29,24 @@ void trap_install(struct hv_domain *d, uint64_t rip)
         };
         memcpy(idt + v * sizeof(gate), gate, sizeof(gate));
     }
+}
+
+HV_EXPORT int hv_domain_trap_entry_set(hv_domain_t *dom, uint64_t rip)
+{
+    int err = 0;
+
+    if (!dom)
+        return -EINVAL;
+    if (!hc_trap_table_ok(&dom->mem, rip))
+        return hv_error(dom->hv, -EINVAL, "domain %u: trap table at 0x%llx is not "
+                        "%u bytes of guest RAM", dom->domid, (unsigned long long)rip,
+                        HV_TRAP_STRIDE * HV_TRAP_VECTORS);
+    pthread_mutex_lock(&dom->lock);
+    if (dom->state == HV_DOMAIN_CREATED)
+        trap_install(dom, rip);
+    else
+        err = hv_error(dom->hv, -EBUSY, "domain %u: set the trap entry before "
+                       "start (a running guest uses SET_TRAP_ENTRY)", dom->domid);
+    pthread_mutex_unlock(&dom->lock);
+    return err;
 }

@@ -9,6 +9,7 @@
 
 #include "hv/hvguest.h"
 #include "internal.h"
+#include "../libhv/struct_io.h"
 
 static int check_domain(hv_t *hv, const hv_domain_info_t *di)
 {
@@ -40,6 +41,13 @@ static int commit(hv_domain_t *dom, const hv_domain_info_t *di,
     hvg_write_descriptors(low);
     hvg_write_page_tables(low, di->memory_bytes);
     hvg_write_start_info(low, di, &plan->layout, cmdline);
+    /* The image named its trap table: install it now and spare the guest
+     * the SET_TRAP_ENTRY exit at boot (the start info tells it so). */
+    if (plan->layout.trap_entry) {
+        int r = hv_domain_trap_entry_set(dom, plan->layout.trap_entry);
+        if (r < 0)
+            return r;
+    }
 
     hv_vcpu_entry_t entry = {
         .size = sizeof(entry),
@@ -50,14 +58,16 @@ static int commit(hv_domain_t *dom, const hv_domain_info_t *di,
     return hv_vcpu_set_entry(dom, 0, &entry);
 }
 
-int hvg_build(hv_domain_t *dom, const hvg_build_options_t *opts)
+int hvg_build(hv_domain_t *dom, const hvg_build_options_t *user)
 {
+    hvg_build_options_t o, *opts = &o;
+
     if (!dom)
         return -EINVAL;
     hv_t *hv = hv_domain_host(dom);
-    if (!opts || opts->size < sizeof(hvg_build_options_t))
-        return hv_error(hv, -EINVAL, "hvg_build: options missing or their "
-                        "size field not set");
+    if (!user || struct_in(&o, sizeof(o), user, sizeof(o)) < 0)
+        return hv_error(hv, -EINVAL, "hvg_build: options missing, their size "
+                        "field not set, or fields this libhvguest does not know set");
 
     hv_domain_info_t di = { .size = sizeof(di) };
     int r = hv_domain_info(dom, &di);

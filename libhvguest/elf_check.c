@@ -149,6 +149,61 @@ static int check_load(struct ctx *c, unsigned i, const Elf64_Phdr *ph,
     return 0;
 }
 
+/*
+ * Reads the libhv notes of one PT_NOTE segment: a run of {namesz, descsz,
+ * type} headers, each followed by its name and descriptor padded to 4 bytes.
+ */
+static int check_notes(struct ctx *c, unsigned i, const Elf64_Phdr *ph,
+                       const unsigned char *p, size_t len,
+                       struct hvg_elf_layout *layout)
+{
+    static const char name[] = HV_ELFNOTE_NAME;
+
+    if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
+        return fail(c, -ENOEXEC, "segment %u (PT_NOTE) lies outside the file "
+                    "(%zu bytes)", i, len);
+    const unsigned char *n = p + ph->p_offset;
+    uint64_t left = ph->p_filesz;
+    while (left >= sizeof(Elf64_Nhdr)) {
+        Elf64_Nhdr nh;
+        memcpy(&nh, n, sizeof(nh));
+        uint64_t namesz = ((uint64_t)nh.n_namesz + 3) & ~3ull;
+        uint64_t descsz = ((uint64_t)nh.n_descsz + 3) & ~3ull;
+        left -= sizeof(nh);
+        n += sizeof(nh);
+        if (namesz > left || descsz > left - namesz)
+            return fail(c, -ENOEXEC, "segment %u (PT_NOTE): a note runs past the "
+                        "end of the segment", i);
+        if (nh.n_namesz == sizeof(name) && !memcmp(n, name, sizeof(name)) &&
+            nh.n_type == HV_ELFNOTE_TRAP_ENTRY) {
+            if (nh.n_descsz != 8)
+                return fail(c, -ENOEXEC, "segment %u: libhv trap entry note has "
+                            "%u bytes, not 8", i, nh.n_descsz);
+            if (layout->trap_entry)
+                return fail(c, -ENOEXEC, "segment %u: a second libhv trap entry "
+                            "note", i);
+            memcpy(&layout->trap_entry, n + namesz, 8);
+            if (!layout->trap_entry)
+                return fail(c, -ENOEXEC, "segment %u: libhv trap entry note is 0", i);
+        }
+        left -= namesz + descsz;
+        n += namesz + descsz;
+    }
+    return 0;
+}
+
+/* The whole trap table must be code of the image. */
+static int inside_exec(const struct hvg_elf_seg *segs, size_t n, uint64_t at,
+                       uint64_t bytes)
+{
+    for (size_t j = 0; j < n; j++)
+        if ((segs[j].flags & PF_X) && at >= segs[j].vaddr &&
+            at - segs[j].vaddr <= segs[j].memsz &&
+            bytes <= segs[j].memsz - (at - segs[j].vaddr))
+            return 1;
+    return 0;
+}
+
 static uint64_t page_end(const struct hvg_elf_seg *s)
 {
     /* Safe: check_load bounded the end by mem_size, far below 2^64 - 4096. */
@@ -169,6 +224,7 @@ int hvg_elf_check(const void *image, size_t len, uint64_t mem_size,
         err[0] = '\0';
     if ((!image && len) || (!segs && max_segs) || !layout)
         return fail(&c, -EINVAL, "invalid arguments");
+    memset(layout, 0, sizeof(*layout));
     /* "Not an ELF file" helps more than "too small" for a short script. */
     if (len >= SELFMAG && memcmp(p, ELFMAG, SELFMAG) != 0)
         return fail(&c, -ENOEXEC, "not an ELF file (bad magic)");
@@ -188,6 +244,8 @@ int hvg_elf_check(const void *image, size_t len, uint64_t mem_size,
                         "segment %u is %s: dynamically linked executables "
                         "are not supported", i,
                         ph.p_type == PT_INTERP ? "PT_INTERP" : "PT_DYNAMIC");
+        if (ph.p_type == PT_NOTE && (r = check_notes(&c, i, &ph, p, len, layout)) < 0)
+            return r;
         if (ph.p_type != PT_LOAD)
             continue;
         if ((r = check_load(&c, i, &ph, len, mem_size)) < 0)
@@ -218,6 +276,13 @@ int hvg_elf_check(const void *image, size_t len, uint64_t mem_size,
     }
     if (n == 0)
         return fail(&c, -ENOEXEC, "no loadable segments");
+
+    if (layout->trap_entry &&
+        !inside_exec(segs, n, layout->trap_entry,
+                     (uint64_t)HV_TRAP_STRIDE * HV_TRAP_VECTORS))
+        return fail(&c, -ENOEXEC,
+                    "trap entry note: table at 0x%" PRIx64
+                    " is not inside an executable segment", layout->trap_entry);
 
     int entry_ok = 0;
     uint64_t lo = UINT64_MAX, hi = 0;

@@ -30,6 +30,7 @@ struct hvg_elf_layout {
     uint64_t image_start; /* lowest vaddr */
     uint64_t image_end;   /* page-rounded end of the highest segment */
     size_t nsegs;         /* entries of segs[] filled, >= 1 */
+    uint64_t trap_entry;  /* from HV_ELFNOTE_TRAP_ENTRY, or 0 */
 };
 
 /*

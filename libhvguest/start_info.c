@@ -32,6 +32,7 @@ void hvg_write_start_info(uint8_t *low, const hv_domain_info_t *info,
         .stack_top = info->memory_bytes,
         .domid = info->domid,
         .nr_devices = 0,
+        .trap_entry = image->trap_entry,
     };
     memcpy(si.uuid, info->uuid, sizeof(si.uuid));
     if (cmdline)

@@ -10,6 +10,7 @@
 #define HVRT_TRAP_STRIDE   16     /* HV_TRAP_STRIDE */
 #define HVRT_TRAP_VECTORS  32     /* HV_TRAP_VECTORS */
 #define HVRT_PORT_VCPU_DOWN 0x507 /* HV_HC_PORT(HV_HC_VCPU_DOWN) */
+#define HVRT_ELFNOTE_TRAP_ENTRY 1 /* HV_ELFNOTE_TRAP_ENTRY */
 
 /* struct hvrt_vcpu_boot (smp.c): the record a secondary vCPU starts from. */
 #define HVRT_VCPU_BOOT_FN      0

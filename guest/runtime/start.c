@@ -9,6 +9,7 @@
 _Static_assert(HVRT_TRAP_STRIDE == HV_TRAP_STRIDE, "asm.h: trap stride");
 _Static_assert(HVRT_TRAP_VECTORS == HV_TRAP_VECTORS, "asm.h: trap vectors");
 _Static_assert(HVRT_PORT_VCPU_DOWN == HV_HC_PORT(HV_HC_VCPU_DOWN), "asm.h: port");
+_Static_assert(HVRT_ELFNOTE_TRAP_ENTRY == HV_ELFNOTE_TRAP_ENTRY, "asm.h: note type");
 
 const struct hv_start_info *hvrt_si;
 volatile struct hv_shared_info *hvrt_shared;
@@ -45,10 +46,14 @@ void hvrt_start(uint64_t start_info_gpa)
     hvrt_shared = (volatile void *)(uintptr_t)hvrt_si->shared_info;
 
     /*
-     * Unconditionally: a host without HV_FEAT_TRAP_ENTRY answers -HV_ENOSYS
-     * and a fault then ends the domain the CPU's way (a triple fault).
+     * The builder installs the table our ELF note names and says so in the
+     * start info; otherwise ask. A host without HV_FEAT_TRAP_ENTRY answers
+     * -HV_ENOSYS and a fault then ends the domain the CPU's way (a triple
+     * fault).
      */
-    hv_trap_install();
+    if (hvrt_si->size < offsetof(struct hv_start_info, trap_entry) + 8 ||
+        hvrt_si->trap_entry != (uint64_t)(uintptr_t)hvrt_trap_table)
+        hv_trap_install();
     hvrt_alloc_init(hvrt_si);
 
     memcpy(cmdline, hvrt_si->cmdline, sizeof(cmdline));

@@ -28,6 +28,21 @@ hvrt_trap_table:
     .org hvrt_trap_table + HVRT_TRAP_VECTORS * HVRT_TRAP_STRIDE, 0xcc
     .size hvrt_trap_table, . - hvrt_trap_table
 
+/*
+ * The same table, named to the builder (HV_ELFNOTE_TRAP_ENTRY): it installs
+ * it before the first instruction runs, so booting needs no SET_TRAP_ENTRY.
+ */
+    .pushsection .note.libhv, "a", @note
+    .balign 4
+    .long 2f - 1f               /* namesz */
+    .long 4f - 3f               /* descsz */
+    .long HVRT_ELFNOTE_TRAP_ENTRY
+1:  .asciz "libhv"
+2:  .balign 4
+3:  .quad hvrt_trap_table
+4:  .balign 4
+    .popsection
+
 /* RSP -> vector, error code, RIP, CS, RFLAGS, RSP, SS (struct hvrt_trap_frame). */
     .type hvrt_trap_common, @function
 hvrt_trap_common:

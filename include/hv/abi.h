@@ -190,7 +190,19 @@ struct hv_start_info {
     uint8_t uuid[16];
     char cmdline[HV_CMDLINE_MAX]; /* NUL-terminated */
     struct hv_device_desc devices[HV_MAX_DEVICES];
+    /* Nonzero: the builder already pointed the trap vectors at this table
+     * (the image's HV_ELFNOTE_TRAP_ENTRY), so no SET_TRAP_ENTRY is needed. */
+    uint64_t trap_entry;
 };
+
+/* ---- ELF notes of a guest image -------------------------------------- */
+/*
+ * Notes named HV_ELFNOTE_NAME in a PT_NOTE segment tell the builder about an
+ * image before it runs (as Xen's ELF notes do). Unknown types are ignored.
+ */
+#define HV_ELFNOTE_NAME "libhv"
+/* desc: uint64_t, the trap table that SET_TRAP_ENTRY would be given. */
+#define HV_ELFNOTE_TRAP_ENTRY 1u
 
 /* ---- Shared info (read-write page at HV_GPA_SHARED_INFO) -------------- */
 /*
@@ -234,7 +246,7 @@ HV_ABI_ASSERT_SIZE(struct hv_hc_crash, 32);
 HV_ABI_ASSERT_SIZE(struct hv_device_desc, 40);
 HV_ABI_ASSERT_SIZE(struct hv_pvclock, 40);
 HV_ABI_ASSERT_SIZE(struct hv_shared_info, 184);
-HV_ABI_ASSERT_SIZE(struct hv_start_info, 72 + 16 + HV_CMDLINE_MAX + 40 * HV_MAX_DEVICES);
+HV_ABI_ASSERT_SIZE(struct hv_start_info, 72 + 16 + HV_CMDLINE_MAX + 40 * HV_MAX_DEVICES + 8);
 _Static_assert(sizeof(struct hv_start_info) <= HV_PAGE_SIZE, "start info fits its page");
 
 #endif /* HV_ABI_H */

@@ -207,6 +207,13 @@ HV_EXPORT int hv_vcpu_state_get(hv_domain_t *dom, uint32_t vcpu, void *buf,
 HV_EXPORT int hv_vcpu_state_set(hv_domain_t *dom, uint32_t vcpu,
                                 const void *buf, size_t len);
 
+/*
+ * Before start: points the guest's trap vectors 0-31 at the table at rip, as
+ * the guest's own SET_TRAP_ENTRY would (the builder does it for an image that
+ * declares its table in an ELF note, which saves the guest an exit at boot).
+ */
+HV_EXPORT int hv_domain_trap_entry_set(hv_domain_t *dom, uint64_t rip);
+
 /* Guest time, so a restored domain's clock continues where it stopped. */
 typedef struct hv_clock {
     size_t size;           /* sizeof(hv_clock_t) */

@@ -6,7 +6,9 @@
  */
 #include "testutil.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 
 static void test_page_fault(void **state)
@@ -58,12 +60,53 @@ static void test_page_fault_address(void **state)
     tu_env_destroy(env, dom);
 }
 
+/*
+ * The guest image names its trap table in an ELF note: the builder installs
+ * it before the guest runs (no SET_TRAP_ENTRY exit at boot), and the start
+ * info says so.
+ */
+static void test_trap_entry_preinstalled(void **state)
+{
+    struct tu_env *env = *state;
+    struct tu_console *con;
+    hv_domain_t *dom = tu_env_domain(env, "fault", NULL, 16, 1, &con);
+    uint8_t gate[16];
+    uint64_t si_trap = 0;
+
+    assert_int_equal(hv_domain_memory_read(dom, HV_GPA_IDT + 14 * 16, gate,
+                                           sizeof(gate)), 0);
+    tu_check(gate[5] == 0xEF && gate[2] == HV_SEL_USER_CS, con,
+             "#PF gate not installed by the builder (attr 0x%x)", gate[5]);
+    assert_int_equal(hv_domain_memory_read(dom, HV_GPA_START_INFO +
+                                           offsetof(struct hv_start_info, trap_entry),
+                                           &si_trap, sizeof(si_trap)), 0);
+    uint64_t target = gate[0] | (uint64_t)gate[1] << 8 | (uint64_t)gate[6] << 16 |
+                      (uint64_t)gate[7] << 24 | (uint64_t)gate[8] << 32;
+    tu_check(si_trap != 0 && target == si_trap + 14 * HV_TRAP_STRIDE, con,
+             "start info trap_entry 0x%" PRIx64 ", gate 14 -> 0x%" PRIx64, si_trap,
+             target);
+
+    /* Not guest RAM, or not readable by the guest: refused. */
+    assert_int_equal(hv_domain_trap_entry_set(dom, 0), -EINVAL);
+    assert_int_equal(hv_domain_trap_entry_set(dom, (16ull << 20) - 256), -EINVAL);
+
+    assert_int_equal(hv_domain_start(dom), 0);
+    hv_exit_t e;
+    tu_wait_exit(dom, &e);
+    tu_check(e.reason == HV_EXIT_CRASH && e.vector == 14, con, "reason %s vector %u",
+             tu_exit_reason_name(e.reason), e.vector);
+    assert_int_equal(hv_domain_trap_entry_set(dom, si_trap), -EBUSY);
+    tu_env_destroy(env, dom);
+}
+
 int main(void)
 {
     tu_require_kvm();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_page_fault, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_address, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_trap_entry_preinstalled, tu_setup,
+                                        tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,7 +84,7 @@ static void test_valid_extras(void **state)
     mkelf_valid(&m);
     /* Ignored types, an empty PT_LOAD, and a segment ending at the stack. */
     mkelf_add(&m, PT_GNU_STACK)->p_flags = PF_R | PF_W | PF_X;
-    mkelf_add(&m, PT_NOTE)->p_offset = UINT64_MAX;
+    mkelf_add(&m, PT_NOTE); /* empty: no notes */
     Elf64_Phdr *empty = mkelf_add(&m, PT_LOAD);
     empty->p_vaddr = empty->p_paddr = MKELF_TEXT;
     Elf64_Phdr *top = mkelf_add(&m, PT_LOAD);
@@ -340,7 +340,7 @@ static void test_no_segments(void **state)
     m.u.h.eh.e_phnum = 0;
     expect(check(&m), -ENOEXEC, "no program headers", NULL);
     mkelf_valid(&m);
-    m.u.h.ph[0].p_type = PT_NOTE;
+    m.u.h.ph[0].p_type = PT_NULL;
     m.u.h.ph[1].p_type = PT_GNU_STACK;
     expect(check(&m), -ENOEXEC, "no loadable segments", NULL);
     /* Only empty PT_LOADs load nothing either. */
@@ -363,6 +363,81 @@ static void test_dynamic(void **state)
     mkelf_add(&m, PT_NOTE);
     mkelf_add(&m, PT_DYNAMIC);
     expect(check(&m), -ENOEXEC, "segment 3 is PT_DYNAMIC", NULL);
+}
+
+/* Appends a note at file offset 0x2400 (inside the image, outside segments). */
+static Elf64_Phdr *add_note(struct mkelf *m, const char *name, uint32_t type,
+                            const void *desc, uint32_t descsz)
+{
+    Elf64_Nhdr nh = {.n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = descsz,
+                     .n_type = type};
+    size_t at = 0x2400, namesz = (nh.n_namesz + 3u) & ~3u;
+
+    memcpy(m->u.buf + at, &nh, sizeof(nh));
+    memset(m->u.buf + at + sizeof(nh), 0, namesz + ((descsz + 3u) & ~3u));
+    memcpy(m->u.buf + at + sizeof(nh), name, nh.n_namesz);
+    memcpy(m->u.buf + at + sizeof(nh) + namesz, desc, descsz);
+    Elf64_Phdr *ph = mkelf_add(m, PT_NOTE);
+    ph->p_offset = at;
+    ph->p_filesz = sizeof(nh) + namesz + ((descsz + 3u) & ~3u);
+    return ph;
+}
+
+static void test_notes(void **state)
+{
+    (void)state;
+    struct mkelf m;
+    uint64_t table = MKELF_TEXT + 0x200;
+
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 8);
+    assert_int_equal(check(&m), 0);
+    assert_int_equal(R.layout.trap_entry, table);
+
+    /* Another owner's notes and unknown libhv types are ignored. */
+    mkelf_valid(&m);
+    add_note(&m, "GNU", HV_ELFNOTE_TRAP_ENTRY, &table, 8);
+    assert_int_equal(check(&m), 0);
+    assert_int_equal(R.layout.trap_entry, 0);
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, 99, &table, 8);
+    assert_int_equal(check(&m), 0);
+    assert_int_equal(R.layout.trap_entry, 0);
+
+    /* The table must be code: not data, not past the end of the text. */
+    uint64_t bad = MKELF_DATA;
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &bad, 8);
+    expect(check(&m), -ENOEXEC, "trap entry", "not inside an executable", NULL);
+    bad = MKELF_TEXT + 0x1000 - 0x100;
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &bad, 8);
+    expect(check(&m), -ENOEXEC, "not inside an executable", NULL);
+    bad = 0;
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &bad, 8);
+    expect(check(&m), -ENOEXEC, "note is 0", NULL);
+
+    /* Malformed notes. */
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 4);
+    expect(check(&m), -ENOEXEC, "segment 2", "not 8", NULL);
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 8)->p_filesz -= 4;
+    expect(check(&m), -ENOEXEC, "segment 2 (PT_NOTE)", "past the end", NULL);
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 8)->p_offset =
+        UINT64_MAX - 8;
+    expect(check(&m), -ENOEXEC, "segment 2 (PT_NOTE) lies outside the file", NULL);
+    mkelf_valid(&m);
+    Elf64_Nhdr huge = {.n_namesz = UINT32_MAX, .n_descsz = UINT32_MAX, .n_type = 1};
+    Elf64_Phdr *ph = add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 8);
+    memcpy(m.u.buf + ph->p_offset, &huge, sizeof(huge));
+    expect(check(&m), -ENOEXEC, "past the end", NULL);
+    mkelf_valid(&m);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 8);
+    add_note(&m, HV_ELFNOTE_NAME, HV_ELFNOTE_TRAP_ENTRY, &table, 8);
+    expect(check(&m), -ENOEXEC, "second libhv trap entry", NULL);
 }
 
 static void test_too_many_segments(void **state)
@@ -432,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_entry),
         cmocka_unit_test(test_wrong_header),
         cmocka_unit_test(test_no_segments),
+        cmocka_unit_test(test_notes),
         cmocka_unit_test(test_dynamic),
         cmocka_unit_test(test_too_many_segments),
         cmocka_unit_test(test_arguments),
