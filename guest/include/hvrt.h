@@ -47,7 +47,7 @@ int64_t hv_trap_install(void);
 /* Writes in chunks of at most HV_CONSOLE_WRITE_MAX; returns len or -HV_E*. */
 int64_t hv_console_write(const char *buf, size_t len);
 /*
- * printf output of up to HV_CONSOLE_WRITE_MAX bytes goes to the console as
+ * printf output of up to 512 bytes goes to the console as
  * one CONSOLE_WRITE, so lines printed by concurrent vCPUs never interleave.
  * Conversions: d i u x X o p s c %, flags - 0 + space #, width and precision
  * (also *), length hh h l ll z j t. No floating point.

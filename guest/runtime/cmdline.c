@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Command line -> argv: words separated by spaces (or tabs), no quoting. */
+/*
+ * Command line -> argv: words separated by spaces (or tabs), no quoting.
+ * Returns the number of words, or -1 if there are more than max_args: a
+ * guest must not run with part of its command line silently dropped.
+ */
 #include "rt.h"
 
 int hvrt_cmdline_split(char *buf, char **argv, int max_args)
@@ -10,8 +14,10 @@ int hvrt_cmdline_split(char *buf, char **argv, int max_args)
     for (;;) {
         while (*p == ' ' || *p == '\t')
             *p++ = '\0';
-        if (*p == '\0' || n == max_args)
+        if (*p == '\0')
             return n;
+        if (n == max_args)
+            return -1;
         argv[n++] = p;
         while (*p != '\0' && *p != ' ' && *p != '\t')
             p++;

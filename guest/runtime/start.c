@@ -15,7 +15,9 @@ const struct hv_start_info *hvrt_si;
 volatile struct hv_shared_info *hvrt_shared;
 
 /* At most one argument per two bytes of command line, plus argv[0] and NULL. */
-#define MAX_ARGS (HV_CMDLINE_MAX / 2 + 1)
+/* Small, so argv shares a page with the rest of the runtime's data: every
+ * page touched at boot costs a shadow page fault on our hosts. */
+#define MAX_ARGS 128
 static char cmdline[HV_CMDLINE_MAX];
 static char *argv[MAX_ARGS + 1];
 
@@ -60,7 +62,12 @@ void hvrt_start(uint64_t start_info_gpa)
     cmdline[sizeof(cmdline) - 1] = '\0';
     static char arg0[] = "guest";
     argv[0] = arg0;
-    int argc = 1 + hvrt_cmdline_split(cmdline, argv + 1, MAX_ARGS - 1);
+    int words = hvrt_cmdline_split(cmdline, argv + 1, MAX_ARGS - 1);
+    if (words < 0) {
+        printf("guest: more than %d arguments on the command line\n", MAX_ARGS - 1);
+        hv_shutdown(HV_SHUTDOWN_CRASH, 0);
+    }
+    int argc = 1 + words;
     argv[argc] = NULL;
 
     int ret = main(argc, argv);

@@ -92,6 +92,29 @@ static void expect_state(hv_domain_t *dom, hv_domain_state_t want,
              tu_state_name(info.state), tu_state_name(want));
 }
 
+/* More words than the runtime's argv holds: refused out loud, not cut. */
+static void test_too_many_args(void **state)
+{
+    struct tu_env *env = *state;
+    struct tu_console *con;
+    char cmdline[HV_CMDLINE_MAX];
+    size_t at = 0;
+
+    for (int i = 0; i < 200; i++)
+        at += (size_t)snprintf(cmdline + at, sizeof(cmdline) - at, "%d ", i % 10);
+    hv_domain_t *dom = tu_env_domain(env, "hello", cmdline, 16, 1, &con);
+    assert_int_equal(hv_domain_start(dom), 0);
+    hv_exit_t e;
+    tu_wait_exit(dom, &e);
+    tu_check(e.reason == HV_EXIT_CRASH && e.vector == HV_CRASH_GUEST, con,
+             "exit %s vector 0x%x", tu_exit_reason_name(e.reason), e.vector);
+    tu_check(tu_console_count_lines(con, "guest: more than 127 arguments on the "
+                                         "command line") == 1, con, "no message");
+    tu_check(tu_console_count_lines(con, "hello from libhv guest") == 0, con,
+             "main ran anyway");
+    tu_env_destroy(env, dom);
+}
+
 static void test_states(void **state)
 {
     struct tu_env *env = *state;
@@ -414,6 +437,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hello, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_states, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_args, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_cycles_no_leak, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_config, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_misuse, tu_setup, tu_teardown),
