@@ -42,7 +42,8 @@ static void run(const uint8_t *data, size_t size, uint64_t mem)
     CHECK(l.nsegs >= 1 && l.nsegs <= HVG_ELF_MAX_SEGS);
     CHECK(mem > HVG_BOOT_STACK_SIZE);
 
-    int entry_ok = 0;
+    int entry_ok = 0, trap_ok = l.trap_entry == 0;
+    uint64_t table = (uint64_t)HV_TRAP_STRIDE * HV_TRAP_VECTORS;
     for (size_t i = 0; i < l.nsegs; i++) {
         const struct hvg_elf_seg *s = &segs[i];
         CHECK(s->memsz > 0 && s->filesz <= s->memsz);
@@ -60,8 +61,14 @@ static void run(const uint8_t *data, size_t size, uint64_t mem)
         if ((s->flags & PF_X) && l.entry >= s->vaddr &&
             l.entry - s->vaddr < s->memsz)
             entry_ok = 1;
+        /* A trap table the builder would install lies in code. */
+        if ((s->flags & PF_X) && l.trap_entry >= s->vaddr &&
+            l.trap_entry - s->vaddr <= s->memsz &&
+            table <= s->memsz - (l.trap_entry - s->vaddr))
+            trap_ok = 1;
     }
     CHECK(entry_ok);
+    CHECK(trap_ok);
     CHECK(l.image_end <= mem - HVG_BOOT_STACK_SIZE);
 }
 
