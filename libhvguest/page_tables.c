@@ -12,13 +12,20 @@
 #define PTE_P  0x1ull
 #define PTE_RW 0x2ull
 #define PTE_US 0x4ull
+#define PTE_A  0x20ull
+#define PTE_D  0x40ull
 #define PTE_PS 0x80ull
 
-#define TABLE      (PTE_P | PTE_RW | PTE_US) /* a table entry restricts nothing */
-#define USER_RW    (PTE_P | PTE_RW | PTE_US)
-#define USER_RO    (PTE_P | PTE_US)
-#define SUPERVISOR (PTE_P | PTE_RW)
-#define LARGE_PAGE (PTE_P | PTE_RW | PTE_US | PTE_PS)
+/*
+ * Accessed and Dirty are set up front: the guest never looks at them, and
+ * with them clear KVM's shadow MMU here maps one page per fault and takes a
+ * second fault on the first write (measured: ~120 us more per boot).
+ */
+#define TABLE      (PTE_P | PTE_RW | PTE_US | PTE_A) /* restricts nothing */
+#define USER_RW    (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)
+#define USER_RO    (PTE_P | PTE_US | PTE_A)
+#define SUPERVISOR (PTE_P | PTE_RW | PTE_A | PTE_D)
+#define LARGE_PAGE (PTE_P | PTE_RW | PTE_US | PTE_PS | PTE_A | PTE_D)
 
 #define ENTRIES 512u
 #define GIB (1ull << 30)
@@ -42,9 +49,10 @@ void hvg_write_page_tables(uint8_t *low, uint64_t mem_size)
     uint64_t large_pages = mem_size / HV_LARGE_PAGE_SIZE;
     unsigned npd = (unsigned)((mem_size + GIB - 1) / GIB);
 
-    /* Every table page whole, so entries past RAM are not present. */
+    /* Every table page in use whole, so entries past RAM are not present.
+     * Directories past RAM are never walked: leave their pages untouched. */
     memset(hvg_low_at(low, HV_GPA_PML4), 0,
-           HV_GPA_PD + HV_MAX_PDS * HV_PAGE_SIZE - HV_GPA_PML4);
+           HV_GPA_PD + npd * HV_PAGE_SIZE - HV_GPA_PML4);
 
     hvg_put64(low, HV_GPA_PML4, HV_GPA_PDPT | TABLE);
     for (unsigned i = 0; i < npd; i++)

@@ -311,30 +311,31 @@ static void test_build_refusals_write_nothing(void **state)
     assert_true(ram_is_zero(f));
 }
 
+/* Flags: P 0x1, RW 0x2, US 0x4, A 0x20, D 0x40, PS 0x80 (A and D preset). */
 static void check_page_tables(const struct fx *f, uint64_t mem)
 {
     uint64_t large = mem / HV_LARGE_PAGE_SIZE;
     unsigned npd = (unsigned)((mem + (1ull << 30) - 1) >> 30);
 
-    assert_int_equal(ram64(f, HV_GPA_PML4), HV_GPA_PDPT | 0x7);
+    assert_int_equal(ram64(f, HV_GPA_PML4), HV_GPA_PDPT | 0x27);
     for (unsigned i = 1; i < 512; i++)
         assert_int_equal(ram64(f, HV_GPA_PML4 + 8 * i), 0);
     for (unsigned i = 0; i < 512; i++)
         assert_int_equal(ram64(f, HV_GPA_PDPT + 8 * i),
-                         i < npd ? (HV_GPA_PD + i * 0x1000ull) | 0x7 : 0);
+                         i < npd ? (HV_GPA_PD + i * 0x1000ull) | 0x27 : 0);
     for (uint64_t k = 0; k < npd * 512ull; k++) {
-        uint64_t want = k == 0 ? HV_GPA_PT0 | 0x7
-                        : k < large ? (k << 21) | 0x87 : 0;
+        uint64_t want = k == 0 ? HV_GPA_PT0 | 0x27
+                        : k < large ? (k << 21) | 0xe7 : 0;
         assert_int_equal(ram64(f, HV_GPA_PD + 8 * k), want);
     }
     assert_int_equal(ram64(f, HV_GPA_PT0), 0);                   /* NULL */
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8), 0x1003);          /* GDT */
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 6), 0x6003);      /* PML4 */
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 15), 0xf003);
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 16), 0x10005);    /* start info */
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 17), 0x11007);    /* shared */
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 256), 0x100007);  /* kernel */
-    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 511), 0x1ff007);
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8), 0x1063);          /* GDT */
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 6), 0x6063);      /* PML4 */
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 15), 0xf063);
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 16), 0x10025);    /* start info */
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 17), 0x11067);    /* shared */
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 256), 0x100067);  /* kernel */
+    assert_int_equal(ram64(f, HV_GPA_PT0 + 8 * 511), 0x1ff067);
 }
 
 static void check_descriptors(const struct fx *f)
@@ -447,7 +448,7 @@ static void test_build_large(void **state)
         fail_msg("build: %d %s", rc, hv_last_error(f->hv));
     check_page_tables(f, mb * MIB);
     assert_int_equal(ram64(f, HV_GPA_PD + 0x1000 + 8 * 2),
-                     ((1ull << 30) + (4ull << 20)) | 0x87);
+                     ((1ull << 30) + (4ull << 20)) | 0xe7);
     assert_int_equal(ram64(f, HV_GPA_PD + 0x1000 + 8 * 3), 0);
     check_start_info(f, dom, mb * MIB, "");
 }
