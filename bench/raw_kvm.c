@@ -288,7 +288,6 @@ static int vm_run(struct raw_vm *vm, uint32_t stop_after, uint32_t mark_at,
 {
     struct kvm_run *run = vm->run;
     uint32_t seen = 0;
-    volatile uint64_t sink = 0;
     for (;;) {
         if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN)
@@ -309,7 +308,9 @@ static int vm_run(struct raw_vm *vm, uint32_t stop_after, uint32_t mark_at,
             *t_first = now_ns();
         if (seen == mark_at && t_mark)
             *t_mark = now_ns();
-        sink += run->s.regs.regs.rdi;
+        /* Read RDI as libhv does (the compiler must not drop it). */
+        uint64_t rdi = run->s.regs.regs.rdi;
+        __asm__ volatile("" : : "r"(rdi));
         if (seen == stop_after)
             return port;
         run->s.regs.regs.rax = 0;
