@@ -3,7 +3,7 @@
 # Any change to what the baseline has (a function or type removed or
 # changed, a struct layout moved) fails; new functions pass with a note.
 # After an intended change, refresh the baseline:
-#   abidw --no-corpus-path --headers-dir include/hv \
+#   abidw --no-corpus-path --no-show-locs --headers-dir include/hv \
 #         --out-file abi/libhv.abi build/libhv/libhv.so.0.1.0
 # Usage: abi_check.sh BASELINE LIBRARY HEADERS_DIR
 set -u
