@@ -60,32 +60,30 @@ HV_EXPORT int hv_domain_memory_map(hv_domain_t *dom, uint64_t gpa, uint64_t len,
     return 0;
 }
 
-HV_EXPORT int hv_domain_memory_read(hv_domain_t *dom, uint64_t gpa, void *buf,
-                                    size_t len)
+/* Copies between guest RAM and buf, in the direction to_guest says. */
+static int copy(hv_domain_t *dom, uint64_t gpa, void *buf, size_t len, bool to_guest)
 {
     void *p = NULL;
     int err;
 
     if (!buf && len)
         return -EINVAL;
-    if ((err = hv_domain_memory_map(dom, gpa, len, &p)) < 0)
+    if ((err = hv_domain_memory_map(dom, gpa, len, &p)) < 0 || !len)
         return err;
-    memcpy(buf, p, len);
+    memcpy(to_guest ? p : buf, to_guest ? buf : p, len);
     return 0;
+}
+
+HV_EXPORT int hv_domain_memory_read(hv_domain_t *dom, uint64_t gpa, void *buf,
+                                    size_t len)
+{
+    return copy(dom, gpa, buf, len, false);
 }
 
 HV_EXPORT int hv_domain_memory_write(hv_domain_t *dom, uint64_t gpa,
                                      const void *buf, size_t len)
 {
-    void *p = NULL;
-    int err;
-
-    if (!buf && len)
-        return -EINVAL;
-    if ((err = hv_domain_memory_map(dom, gpa, len, &p)) < 0)
-        return err;
-    memcpy(p, buf, len);
-    return 0;
+    return copy(dom, gpa, (void *)buf, len, true);
 }
 
 HV_EXPORT int hv_domain_memory_fd(hv_domain_t *dom, int *fd, uint64_t *size)

@@ -224,8 +224,10 @@ HV_EXPORT int hv_vcpu_state_set(hv_domain_t *dom, uint32_t vcpu, const void *buf
 {
     int err;
 
-    if (!dom || !buf)
+    if (!dom)
         return -EINVAL;
+    if (!buf)
+        return hv_error(dom->hv, -EINVAL, "hv_vcpu_state_set: no state blob (NULL)");
     if (vcpu >= dom->nr_vcpus)
         return hv_error(dom->hv, -EINVAL, "domain %u has no vCPU %u (it has %u)",
                         dom->domid, vcpu, dom->nr_vcpus);
