@@ -400,6 +400,18 @@ HV_EXPORT int hv_domain_exit_fd(hv_domain_t *dom)
     return dom ? dom->exit_fd : -EINVAL;
 }
 
+/*
+ * With d->lock held. Once the domain has exited no vCPU is online, even one
+ * whose thread is still on its way out.
+ */
+static bool vcpu_online(const struct hv_domain *d, const struct hv_vcpu *v)
+{
+    if (d->state == HV_DOMAIN_CREATED)
+        return v->entry_set;
+    return d->state != HV_DOMAIN_SHUTDOWN &&
+           (v->state == VCPU_RUNNING || v->state == VCPU_PARKED);
+}
+
 HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info)
 {
     hv_domain_info_t i = {0};
@@ -418,8 +430,7 @@ HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info)
         uint64_t ns;
         vcpu_cpu_time(v, &ns);
         i.cpu_time_ns += ns;
-        i.vcpus_online += v->state == VCPU_RUNNING || v->state == VCPU_PARKED ||
-                          (dom->state == HV_DOMAIN_CREATED && v->entry_set);
+        i.vcpus_online += vcpu_online(dom, v);
     }
     pthread_mutex_unlock(&dom->lock);
     struct_out(info, &i, sizeof(i));
@@ -438,7 +449,7 @@ HV_EXPORT int hv_vcpu_info(hv_domain_t *dom, uint32_t vcpu, hv_vcpu_info_t *info
     struct hv_vcpu *v = &dom->vcpus[vcpu];
     i.vcpu = vcpu;
     pthread_mutex_lock(&dom->lock);
-    i.online = v->state == VCPU_RUNNING || v->state == VCPU_PARKED;
+    i.online = vcpu_online(dom, v);
     vcpu_cpu_time(v, &i.cpu_time_ns);
     pthread_mutex_unlock(&dom->lock);
     struct_out(info, &i, sizeof(i));
