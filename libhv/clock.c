@@ -49,11 +49,12 @@ static uint64_t scale(uint64_t tsc, uint64_t tsc_base, uint64_t ns_base,
     return ns_base + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
 }
 
+/* Guest time by the last published record (0 if none), with clock_lock held. */
 static uint64_t record_now(struct hv_domain *d, uint64_t tsc)
 {
-    volatile struct hv_pvclock *r = record(d);
+    const struct hv_pvclock *r = &d->clock_pub;
 
-    return scale(tsc, r->tsc_base, r->ns_base, r->mul, r->shift);
+    return r->mul ? scale(tsc, r->tsc_base, r->ns_base, r->mul, r->shift) : 0;
 }
 
 uint64_t clock_guest_ns(struct hv_domain *d)
@@ -96,9 +97,13 @@ void clock_publish(struct hv_domain *d)
     uint64_t t1 = __rdtsc();
     uint64_t tsc = t0 + (t1 - t0) / 2;
     uint64_t ns = mono - (uint64_t)d->clock_offset_ns;
-    uint64_t old = r->mul ? record_now(d, tsc) : 0;
+    uint64_t old = record_now(d, tsc);
     if (old > ns)
         ns = old;
+    d->clock_pub = (struct hv_pvclock){
+        .mul = mul, .tsc_base = tsc, .ns_base = ns, .shift = shift,
+        .wall_offset_ns = (int64_t)(realtime_ns() - mono),
+    };
 
     uint32_t v = r->version;
     __atomic_store_n(&r->version, v | 1, __ATOMIC_RELAXED);
@@ -107,7 +112,7 @@ void clock_publish(struct hv_domain *d)
     r->ns_base = ns;
     r->mul = mul;
     r->shift = shift;
-    r->wall_offset_ns = (int64_t)(realtime_ns() - mono);
+    r->wall_offset_ns = d->clock_pub.wall_offset_ns;
     __atomic_store_n(&r->version, (v | 1) + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&d->clock_lock);
 }
@@ -125,7 +130,7 @@ HV_EXPORT int hv_domain_clock_get(hv_domain_t *dom, hv_clock_t *clock)
     /* What the guest could have read last counts, not only the host's view. */
     pthread_mutex_lock(&dom->clock_lock);
     uint64_t ns = clock_guest_ns(dom);
-    uint64_t seen = record(dom)->mul ? record_now(dom, __rdtsc()) : 0;
+    uint64_t seen = record_now(dom, __rdtsc());
     pthread_mutex_unlock(&dom->clock_lock);
     c.guest_ns = seen > ns ? seen : ns;
     c.kvm_clock_ns = kc.clock;
@@ -142,19 +147,24 @@ HV_EXPORT int hv_domain_clock_set(hv_domain_t *dom, const hv_clock_t *user)
     int err = struct_in(&c, sizeof(c), user, sizeof(c));
     if (err < 0)
         return hv_error(dom->hv, err, "hv_domain_clock_set: bad size %zu", user->size);
+    /* Held throughout, so a concurrent start sees the old clock or the new. */
     pthread_mutex_lock(&dom->lock);
-    hv_domain_state_t state = dom->state;
-    pthread_mutex_unlock(&dom->lock);
-    if (state != HV_DOMAIN_CREATED)
-        return hv_error(dom->hv, -EBUSY,
-                        "domain %u: the clock can be set only before start",
-                        dom->domid);
     struct kvm_clock_data kc = {.clock = clock->kvm_clock_ns};
-    if (ioctl(dom->vm_fd, KVM_SET_CLOCK, &kc) < 0)
-        return hv_error(dom->hv, -errno, "domain %u: KVM_SET_CLOCK: %s",
-                        dom->domid, strerror(errno));
-    dom->clock_offset_ns = (int64_t)(clock_host_ns() - clock->guest_ns);
-    /* The restored shared info page holds the old host's TSC base: forget it. */
-    record(dom)->mul = 0;
-    return 0;
+    if (dom->state != HV_DOMAIN_CREATED)
+        err = hv_error(dom->hv, -EBUSY,
+                       "domain %u: the clock can be set only before start",
+                       dom->domid);
+    else if (ioctl(dom->vm_fd, KVM_SET_CLOCK, &kc) < 0)
+        err = hv_error(dom->hv, -errno, "domain %u: KVM_SET_CLOCK: %s",
+                       dom->domid, strerror(errno));
+    if (!err) {
+        pthread_mutex_lock(&dom->clock_lock);
+        dom->clock_offset_ns = (int64_t)(clock_host_ns() - clock->guest_ns);
+        /* Records of this host before the restore are void: the next one
+         * starts from the restored time. */
+        dom->clock_pub.mul = 0;
+        pthread_mutex_unlock(&dom->clock_lock);
+    }
+    pthread_mutex_unlock(&dom->lock);
+    return err;
 }

@@ -96,6 +96,9 @@ struct hv_domain {
     /* Guest monotonic time = CLOCK_MONOTONIC - clock_offset_ns. */
     int64_t clock_offset_ns;
     uint64_t tsc_khz;
+    /* The record last published, kept host-side: the copy in shared info is
+     * the guest's to scribble on, so the host never reads it back. */
+    struct hv_pvclock clock_pub;
     pthread_mutex_t clock_lock;
 
     pthread_mutex_t console_lock;    /* the history and the callback fields */
