@@ -54,10 +54,18 @@ HV_EXPORT int hv_domain_console_set_callback(hv_domain_t *dom, hv_console_fn fn,
 {
     if (!dom)
         return -EINVAL;
+    /* Taking the callback lock waits out a callback in progress, so the old
+     * opaque is free to go once this returns; a callback replacing itself
+     * already holds it. */
+    bool own = hv_current_vcpu && hv_current_vcpu->dom == dom;
+    if (!own)
+        pthread_mutex_lock(&dom->console_cb_lock);
     pthread_mutex_lock(&dom->console_lock);
     dom->console_fn = fn;
     dom->console_opaque = opaque;
     pthread_mutex_unlock(&dom->console_lock);
+    if (!own)
+        pthread_mutex_unlock(&dom->console_cb_lock);
     return 0;
 }
 

@@ -317,8 +317,11 @@ void domain_exit(struct hv_domain *d, const hv_exit_t *e)
 {
     static const char *const reasons[] = {"none", "poweroff", "reboot", "crash"};
 
+    bool first = false;
+
     pthread_mutex_lock(&d->lock);
     if (d->state != HV_DOMAIN_SHUTDOWN) {
+        first = true;
         d->exit = *e;
         d->state = HV_DOMAIN_SHUTDOWN;
         atomic_fetch_or(&d->req, REQ_STOP);
@@ -328,10 +331,11 @@ void domain_exit(struct hv_domain *d, const hv_exit_t *e)
             hv_log(d->hv, HV_LOG_WARN, "domain %u: exit eventfd: %s", d->domid,
                    strerror(errno));
         pthread_cond_broadcast(&d->cond);
-        hv_log(d->hv, HV_LOG_INFO, "domain %u '%s' exited: %s (code %u)", d->domid,
-               d->name, reasons[e->reason], e->code);
     }
     pthread_mutex_unlock(&d->lock);
+    if (first)
+        hv_log(d->hv, HV_LOG_INFO, "domain %u '%s' exited: %s (code %u)", d->domid,
+               d->name, reasons[e->reason], e->code);
 }
 
 HV_EXPORT int hv_domain_destroy(hv_domain_t *dom)
@@ -341,13 +345,18 @@ HV_EXPORT int hv_domain_destroy(hv_domain_t *dom)
     if (on_own_vcpu(dom))
         return hv_error(dom->hv, -EDEADLK, "domain %u: destroy from its own vCPU",
                         dom->domid);
+    /* With REQ_STOP set under the lock no VCPU_UP launches another thread,
+     * so the threads seen started here are all there will be. */
     pthread_mutex_lock(&dom->lock);
     atomic_fetch_or(&dom->req, REQ_STOP);
     kick_all(dom);
     pthread_cond_broadcast(&dom->cond);
+    bool started[HV_MAX_VCPUS];
+    for (uint32_t i = 0; i < dom->nr_vcpus; i++)
+        started[i] = dom->vcpus[i].thread_started;
     pthread_mutex_unlock(&dom->lock);
     for (uint32_t i = 0; i < dom->nr_vcpus; i++)
-        if (dom->vcpus[i].thread_started)
+        if (started[i])
             pthread_join(dom->vcpus[i].thread, NULL);
 
     hv_t *hv = dom->hv;

@@ -60,7 +60,7 @@ static int64_t do_vcpu_up(struct hv_vcpu *v, const struct hv_hc_vcpu_up *a)
     pthread_mutex_lock(&d->lock);
     if (t->state == VCPU_RUNNING || t->state == VCPU_PARKED) {
         ret = -HV_EALREADY;
-    } else if (t->state == VCPU_EXITED ||
+    } else if ((atomic_load(&d->req) & REQ_STOP) || t->state == VCPU_EXITED ||
                entry_apply(t, a->rip, a->rsp, a->arg) < 0) {
         ret = -HV_EBUSY;
     } else {
