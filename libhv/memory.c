@@ -60,30 +60,52 @@ HV_EXPORT int hv_domain_memory_map(hv_domain_t *dom, uint64_t gpa, uint64_t len,
     return 0;
 }
 
-/* Copies between guest RAM and buf, in the direction to_guest says. */
-static int copy(hv_domain_t *dom, uint64_t gpa, void *buf, size_t len, bool to_guest)
+/*
+ * Copies between guest RAM and buf. On the guest's behalf (access READ or
+ * WRITE) a refusal is silent: the guest chose the address, and must not be
+ * able to flood the logger.
+ */
+static int copy(hv_domain_t *dom, uint64_t gpa, void *buf, size_t len, bool to_guest,
+                enum guest_access access)
 {
     void *p = NULL;
     int err;
 
-    if (!buf && len)
+    if (!dom || (!buf && len))
         return -EINVAL;
-    if ((err = hv_domain_memory_map(dom, gpa, len, &p)) < 0 || !len)
-        return err;
-    memcpy(to_guest ? p : buf, to_guest ? buf : p, len);
+    if (access == GUEST_ACCESS_HOST) {
+        if ((err = hv_domain_memory_map(dom, gpa, len, &p)) < 0)
+            return err;
+    } else if (!(p = guest_mem_ptr(&dom->mem, gpa, len, access))) {
+        return -EFAULT;
+    }
+    if (len)
+        memcpy(to_guest ? p : buf, to_guest ? buf : p, len);
     return 0;
 }
 
 HV_EXPORT int hv_domain_memory_read(hv_domain_t *dom, uint64_t gpa, void *buf,
                                     size_t len)
 {
-    return copy(dom, gpa, buf, len, false);
+    return copy(dom, gpa, buf, len, false, GUEST_ACCESS_HOST);
 }
 
 HV_EXPORT int hv_domain_memory_write(hv_domain_t *dom, uint64_t gpa,
                                      const void *buf, size_t len)
 {
-    return copy(dom, gpa, (void *)buf, len, true);
+    return copy(dom, gpa, (void *)buf, len, true, GUEST_ACCESS_HOST);
+}
+
+HV_EXPORT int hv_domain_guest_read(hv_domain_t *dom, uint64_t gpa, void *buf,
+                                   size_t len)
+{
+    return copy(dom, gpa, buf, len, false, GUEST_ACCESS_READ);
+}
+
+HV_EXPORT int hv_domain_guest_write(hv_domain_t *dom, uint64_t gpa,
+                                    const void *buf, size_t len)
+{
+    return copy(dom, gpa, (void *)buf, len, true, GUEST_ACCESS_WRITE);
 }
 
 HV_EXPORT int hv_domain_memory_fd(hv_domain_t *dom, int *fd, uint64_t *size)

@@ -25,7 +25,7 @@ static int64_t add(void *opaque, hv_domain_t *dom, uint32_t vcpu, uint64_t arg_g
     struct hostcall_add args;
 
     (void)opaque, (void)vcpu;
-    if (hv_domain_memory_read(dom, arg_gpa, &args, sizeof(args)) < 0)
+    if (hv_domain_guest_read(dom, arg_gpa, &args, sizeof(args)) < 0)
         return -HV_EFAULT;
     return (int64_t)((uint64_t)args.a + (uint64_t)args.b); /* wraps, never UB */
 }

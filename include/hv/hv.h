@@ -40,7 +40,11 @@ typedef enum hv_log_level {
     HV_LOG_DEBUG = 3,
 } hv_log_level_t;
 
-/* Called from any libhv thread (vCPU threads included); must not block long. */
+/*
+ * Called from any libhv thread (vCPU threads included), possibly with
+ * libhv's internal locks held: it must not call libhv functions, and must
+ * not block long.
+ */
 typedef void (*hv_log_fn)(void *opaque, hv_log_level_t level, const char *msg);
 
 typedef struct hv_options {
@@ -237,6 +241,17 @@ HV_EXPORT int hv_domain_memory_read(hv_domain_t *dom, uint64_t gpa, void *buf,
                                     size_t len);
 HV_EXPORT int hv_domain_memory_write(hv_domain_t *dom, uint64_t gpa,
                                      const void *buf, size_t len);
+/*
+ * Guest memory on the guest's behalf, for host functions handed a guest
+ * address: only what the guest itself may read (or write). Page 0 and the
+ * builder's tables are refused, and the start info for writes, with -EFAULT
+ * and no log message, so a guest cannot make the host do what its page
+ * tables forbid, nor flood the logger.
+ */
+HV_EXPORT int hv_domain_guest_read(hv_domain_t *dom, uint64_t gpa, void *buf,
+                                   size_t len);
+HV_EXPORT int hv_domain_guest_write(hv_domain_t *dom, uint64_t gpa,
+                                    const void *buf, size_t len);
 /* A new O_CLOEXEC fd of the guest RAM memfd (the caller closes it). */
 HV_EXPORT int hv_domain_memory_fd(hv_domain_t *dom, int *fd, uint64_t *size);
 
@@ -262,8 +277,8 @@ HV_EXPORT int hv_domain_event_raise(hv_domain_t *dom, unsigned bit);
 /*
  * A vendor hypercall (nr in HV_HC_VENDOR_FIRST..HV_HC_VENDOR_LAST) runs fn on
  * the calling vCPU's thread with the guest-physical address the guest passed;
- * reach guest memory only through hv_domain_memory_read/write/map. The return
- * value goes to the guest's RAX. Register before hv_domain_start.
+ * reach guest memory at that address only through hv_domain_guest_read/write.
+ * The return value goes to the guest's RAX. Register before hv_domain_start.
  */
 typedef int64_t (*hv_hostcall_fn)(void *opaque, hv_domain_t *dom, uint32_t vcpu,
                                   uint64_t arg_gpa);

@@ -36,7 +36,7 @@ static int64_t add(void *opaque, hv_domain_t *dom, uint32_t vcpu, uint64_t arg_g
     c->gpa = arg_gpa;
     c->dom = dom;
     c->thread = pthread_self();
-    c->read_rc = hv_domain_memory_read(dom, arg_gpa, &args, sizeof(args));
+    c->read_rc = hv_domain_guest_read(dom, arg_gpa, &args, sizeof(args));
     if (c->read_rc < 0)
         return -EFAULT;
     c->a = args.a;
@@ -121,6 +121,35 @@ static void test_hostcall_register_checks(void **state)
     tu_env_destroy(env, dom);
 }
 
+/*
+ * A host function reaches guest memory with the guest's own rights: a guest
+ * handing it the address of the builder's tables gets nothing out of it.
+ */
+static void test_guest_access(void **state)
+{
+    struct tu_env *env = *state;
+    struct tu_console *con;
+    hv_domain_t *dom = tu_env_domain(env, "hello", NULL, 16, 1, &con);
+    uint8_t buf[16] = {0}, idt[16];
+
+    assert_int_equal(hv_domain_memory_read(dom, HV_GPA_IDT, idt, sizeof(idt)), 0);
+    assert_int_equal(hv_domain_guest_read(dom, 0, buf, 8), -EFAULT);
+    assert_int_equal(hv_domain_guest_read(dom, HV_GPA_PML4, buf, 8), -EFAULT);
+    assert_int_equal(hv_domain_guest_write(dom, HV_GPA_IDT, buf, sizeof(buf)), -EFAULT);
+    assert_int_equal(hv_domain_guest_write(dom, HV_GPA_START_INFO, buf, 8), -EFAULT);
+    /* A range that starts in the guest's memory but ends in the builder's. */
+    assert_int_equal(hv_domain_guest_read(dom, HV_GPA_START_INFO - 8, buf, 16), -EFAULT);
+    assert_int_equal(hv_domain_guest_read(dom, (16ull << 20) - 8, buf, 16), -EFAULT);
+    assert_int_equal(hv_domain_guest_read(dom, UINT64_MAX - 7, buf, 16), -EFAULT);
+    /* What the guest may touch, it may have touched for it. */
+    assert_int_equal(hv_domain_guest_read(dom, HV_GPA_START_INFO, buf, 8), 0);
+    assert_int_equal(hv_domain_guest_write(dom, HV_GPA_SHARED_INFO + 4096, buf, 8), 0);
+    uint8_t after[16];
+    assert_int_equal(hv_domain_memory_read(dom, HV_GPA_IDT, after, sizeof(after)), 0);
+    assert_memory_equal(idt, after, sizeof(idt));
+    tu_env_destroy(env, dom);
+}
+
 int main(void)
 {
     tu_require_kvm();
@@ -129,6 +158,7 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_hostcall_unregistered, tu_setup,
                                         tu_teardown),
+        cmocka_unit_test_setup_teardown(test_guest_access, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_hostcall_register_checks, tu_setup,
                                         tu_teardown),
     };
