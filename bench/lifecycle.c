@@ -480,9 +480,9 @@ int main(int argc, char **argv)
            "\"raw_until\":\"first out exit\","
            "\"note\":\"libhv: hv_domain_create + hvg_build(hello ELF read "
            "from file) + start + wait for the console callback + destroy; the "
-           "first console write is the first hypercall an API user can see "
-           "(any earlier one, e.g. SET_TRAP_ENTRY, is inside the figure), so "
-           "it is conservative. raw: same memfd RAM, CPL3 "
+           "first console write is hello's first hypercall (the builder "
+           "installs its trap table from its ELF note), and the figure "
+           "includes waking the waiting thread. raw: same memfd RAM, CPL3 "
            "long-mode setup, copies a 13-byte code blob, runs on the calling "
            "thread.\"}\n",
            lib_med, percentile(lib_us, rounds, 90), raw_med,
