@@ -118,7 +118,6 @@ HV_HIDDEN void error_free_all(hv_t *hv);
 
 /* kick.c */
 HV_HIDDEN int kick_install(hv_t *hv);
-HV_HIDDEN void kick_vcpu(struct hv_vcpu *v);
 HV_HIDDEN void kick_all(struct hv_domain *d);
 
 /* kvm.c */

@@ -42,7 +42,7 @@ int kick_install(hv_t *hv)
     return 0;
 }
 
-void kick_vcpu(struct hv_vcpu *v)
+static void kick_vcpu(struct hv_vcpu *v)
 {
     if (v->thread_started && v->state != VCPU_EXITED)
         pthread_kill(v->thread, v->dom->hv->kick_signal);
