@@ -1,1 +1,650 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The public handle: a session on an embedded engine (file:, mem:) or a
+ * connection to hvstored (unix:), with the watch callbacks and the
+ * per-thread last-error messages.
+ *
+ * Embedded engines are shared within the process by name ("mem:NAME", the
+ * file's real path): two opens of the same file must not become two LMDB
+ * environments (LMDB forbids it), and two components of one program should
+ * see one store. This registry is the library's only process-wide state.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "engine.h"
+
+struct engine_ref {
+    char *key;
+    struct store *st;
+    int refs;
+    struct engine_ref *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct engine_ref *registry;
+static _Thread_local char open_err[512];
+
+struct watch_reg {
+    char *path;
+    char *token;
+    hvs_watch_fn fn;
+    void *opaque;
+    struct watch_reg *next;
+};
+
+struct err_slot {
+    pthread_t thread;
+    char msg[512];
+    struct err_slot *next;
+};
+
+struct hvs {
+    struct engine_ref *eng; /* embedded */
+    struct session *s;
+    int evfd;
+    struct client *c; /* unix: */
+    uint32_t domid;   /* the domain a unix: handle acts for */
+    pthread_mutex_t lock; /* watch registrations and error slots */
+    struct watch_reg *regs;
+    struct err_slot *errs;
+};
+
+/* ---- Errors -------------------------------------------------------------- */
+
+static struct err_slot *slot(hvs_t *h, bool create)
+{
+    pthread_t self = pthread_self();
+
+    for (struct err_slot *e = h->errs; e; e = e->next)
+        if (pthread_equal(e->thread, self))
+            return e;
+    if (!create)
+        return NULL;
+    struct err_slot *e = calloc(1, sizeof(*e));
+    if (e) {
+        e->thread = self;
+        e->next = h->errs;
+        h->errs = e;
+    }
+    return e;
+}
+
+static int herr(hvs_t *h, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int herr(hvs_t *h, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&h->lock);
+    struct err_slot *e = slot(h, true);
+    if (e) {
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return err;
+}
+
+/* Keeps the backend's message for a failed call. */
+static int done(hvs_t *h, int r)
+{
+    if (r >= 0)
+        return r;
+    return herr(h, r, "%s", h->c ? client_error(h->c) : session_error(h->s));
+}
+
+HVS_EXPORT const char *hvs_last_error(hvs_t *h)
+{
+    if (!h)
+        return "invalid handle (NULL)";
+    pthread_mutex_lock(&h->lock);
+    struct err_slot *e = slot(h, false);
+    pthread_mutex_unlock(&h->lock);
+    return e ? e->msg : "";
+}
+
+HVS_EXPORT const char *hvs_open_error(void)
+{
+    return open_err;
+}
+
+static int open_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int open_fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(open_err, sizeof(open_err), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* ---- Open and close ------------------------------------------------------ */
+
+static void notify(void *opaque)
+{
+    hvs_t *h = opaque;
+    uint64_t one = 1;
+
+    /* A full counter still leaves the fd readable: nothing is lost. */
+    if (write(h->evfd, &one, sizeof(one)) < 0) {
+    }
+}
+
+static int engine_get(const char *key, const char *file, const hvs_options_t *o,
+                      struct engine_ref **out)
+{
+    struct store_opts so = {.path = file, .autosync = true};
+    char err[400];
+    int r = 0;
+
+    if (o) {
+        so.log = o->log;
+        so.log_opaque = o->log_opaque;
+        so.log_level = o->log_level;
+        if (o->quota)
+            memcpy(&so.quota, o->quota,
+                   o->quota->size < sizeof(so.quota) ? o->quota->size : sizeof(so.quota));
+    }
+    pthread_mutex_lock(&registry_lock);
+    struct engine_ref *e;
+    for (e = registry; e; e = e->next)
+        if (key && strcmp(e->key, key) == 0)
+            break;
+    if (e) {
+        e->refs++;
+        goto out;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e || (key && !(e->key = strdup(key)))) {
+        free(e);
+        e = NULL;
+        r = open_fail(-ENOMEM, "out of memory");
+        goto out;
+    }
+    r = store_open(&e->st, &so, err, sizeof(err));
+    if (r < 0) {
+        open_fail(r, "%s", err);
+        free(e->key);
+        free(e);
+        e = NULL;
+        goto out;
+    }
+    e->refs = 1;
+    if (key) {
+        e->next = registry;
+        registry = e;
+    }
+out:
+    pthread_mutex_unlock(&registry_lock);
+    *out = e;
+    return r;
+}
+
+static void engine_put(struct engine_ref *e)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (--e->refs == 0) {
+        for (struct engine_ref **pp = &registry; *pp; pp = &(*pp)->next)
+            if (*pp == e) {
+                *pp = e->next;
+                break;
+            }
+        store_close(e->st);
+        free(e->key);
+        free(e);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+HVS_EXPORT int hvs_open(hvs_t **out, const char *uri, const hvs_options_t *opts)
+{
+    hvs_options_t o = {0};
+    char err[400];
+    int r;
+
+    open_err[0] = '\0';
+    if (!out)
+        return open_fail(-EINVAL, "hvs_open: out is NULL");
+    *out = NULL;
+    if (!uri)
+        return open_fail(-EINVAL, "hvs_open: URI is NULL");
+    if (opts) {
+        if (opts->size < sizeof(size_t) || opts->size > 4096)
+            return open_fail(-EINVAL, "hvs_open: options.size %zu is not sizeof(hvs_options_t)",
+                             opts->size);
+        memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+    }
+    hvs_t *h = calloc(1, sizeof(*h));
+    if (!h)
+        return open_fail(-ENOMEM, "out of memory");
+    h->evfd = -1;
+    pthread_mutex_init(&h->lock, NULL);
+
+    if (strncmp(uri, "unix:", 5) == 0) {
+        if (!uri[5]) {
+            r = open_fail(-EINVAL, "store URI \"%s\": no socket path after unix:", uri);
+            goto fail;
+        }
+        r = client_connect(&h->c, uri + 5, err, sizeof(err));
+        if (r < 0) {
+            open_fail(r, "%s", err);
+            goto fail;
+        }
+    } else if (strncmp(uri, "file:", 5) == 0 || strncmp(uri, "mem:", 4) == 0) {
+        bool file = uri[0] == 'f';
+        const char *rest = uri + (file ? 5 : 4);
+        char keybuf[PATH_MAX + 8];
+        const char *key = NULL;
+        if (file) {
+            char real[PATH_MAX];
+            if (!rest[0]) {
+                r = open_fail(-EINVAL, "store URI \"%s\": no file after file:", uri);
+                goto fail;
+            }
+            snprintf(keybuf, sizeof(keybuf), "file:%s", realpath(rest, real) ? real : rest);
+            key = keybuf;
+        } else if (rest[0]) {
+            snprintf(keybuf, sizeof(keybuf), "mem:%s", rest);
+            key = keybuf;
+        }
+        r = engine_get(key, file ? rest : NULL, opts ? &o : NULL, &h->eng);
+        if (r < 0)
+            goto fail;
+        h->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (h->evfd < 0) {
+            r = open_fail(-errno, "eventfd: %s", strerror(errno));
+            goto fail;
+        }
+        h->s = session_new(h->eng->st, HVS_DOM0, notify, h);
+        if (!h->s) {
+            r = open_fail(-ENOMEM, "out of memory");
+            goto fail;
+        }
+    } else {
+        r = open_fail(-EINVAL, "store URI \"%s\": use unix:PATH, file:PATH or mem:[NAME]", uri);
+        goto fail;
+    }
+    *out = h;
+    return 0;
+fail:
+    hvs_close(h);
+    return r;
+}
+
+HVS_EXPORT void hvs_close(hvs_t *h)
+{
+    if (!h)
+        return;
+    if (h->c)
+        client_close(h->c);
+    if (h->s)
+        session_free(h->s);
+    if (h->eng)
+        engine_put(h->eng);
+    if (h->evfd >= 0)
+        close(h->evfd);
+    while (h->regs) {
+        struct watch_reg *w = h->regs;
+        h->regs = w->next;
+        free(w->path);
+        free(w->token);
+        free(w);
+    }
+    while (h->errs) {
+        struct err_slot *e = h->errs;
+        h->errs = e->next;
+        free(e);
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+HVS_EXPORT int hvs_act_as(hvs_t *h, uint32_t domid)
+{
+    if (!h)
+        return -EINVAL;
+    int r = done(h, h->c ? client_act_as(h->c, domid) : session_act_as(h->s, domid));
+    if (r == 0)
+        h->domid = domid;
+    return r;
+}
+
+HVS_EXPORT uint32_t hvs_domid(hvs_t *h)
+{
+    if (!h)
+        return HVS_DOM0;
+    return h->s ? session_domid(h->s) : h->domid;
+}
+
+/* ---- Nodes --------------------------------------------------------------- */
+
+#define CHECK(h, ...)                                                          \
+    do {                                                                       \
+        if (!(h))                                                              \
+            return -EINVAL;                                                    \
+        if (!(__VA_ARGS__))                                                    \
+            return herr(h, -EINVAL, "%s: a required argument is NULL", __func__); \
+    } while (0)
+
+HVS_EXPORT int hvs_read(hvs_t *h, hvs_tx_t tx, const char *path, char **value, size_t *len)
+{
+    CHECK(h, path && value);
+    *value = NULL;
+    return done(h, h->c ? client_read(h->c, tx, path, value, len)
+                        : store_read(h->s, tx, path, value, len));
+}
+
+HVS_EXPORT int hvs_write(hvs_t *h, hvs_tx_t tx, const char *path, const void *value, size_t len)
+{
+    CHECK(h, path && (value || len == 0));
+    if (!value)
+        value = "";
+    return done(h, h->c ? client_write(h->c, tx, path, value, len)
+                        : store_write(h->s, tx, path, value, len));
+}
+
+HVS_EXPORT int hvs_mkdir(hvs_t *h, hvs_tx_t tx, const char *path)
+{
+    CHECK(h, path);
+    return done(h, h->c ? client_mkdir(h->c, tx, path) : store_mkdir(h->s, tx, path));
+}
+
+HVS_EXPORT int hvs_rm(hvs_t *h, hvs_tx_t tx, const char *path)
+{
+    CHECK(h, path);
+    return done(h, h->c ? client_rm(h->c, tx, path) : store_rm(h->s, tx, path));
+}
+
+/* Turns NUL-separated names into one allocation: the pointers, then the
+ * strings. */
+static int to_list(hvs_t *h, const char *buf, size_t len, int count, char ***out)
+{
+    char **list = malloc((size_t)(count + 1) * sizeof(char *) + len);
+
+    if (!list)
+        return herr(h, -ENOMEM, "out of memory");
+    char *strings = (char *)(list + count + 1);
+    if (len)
+        memcpy(strings, buf, len);
+    size_t off = 0;
+    for (int i = 0; i < count; i++) {
+        list[i] = strings + off;
+        off += strlen(strings + off) + 1;
+    }
+    list[count] = NULL;
+    *out = list;
+    return count;
+}
+
+static int count_names(const char *buf, size_t len)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\0';
+    return n;
+}
+
+HVS_EXPORT int hvs_directory(hvs_t *h, hvs_tx_t tx, const char *path, char ***names)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    uint64_t gen;
+
+    CHECK(h, path && names);
+    *names = NULL;
+    int r = done(h, h->c ? client_directory(h->c, tx, path, &buf, &len)
+                         : store_directory(h->s, tx, path, &buf, &len, &gen));
+    if (r < 0)
+        return r;
+    r = to_list(h, buf, len, count_names(buf, len), names);
+    free(buf);
+    return r;
+}
+
+HVS_EXPORT int hvs_directory_part(hvs_t *h, hvs_tx_t tx, const char *path, uint32_t offset,
+                                  char ***names, uint64_t *gen, int *isdone)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    uint64_t g = 0;
+    int d = 1, r;
+
+    CHECK(h, path && names);
+    *names = NULL;
+    if (h->c) {
+        r = done(h, client_directory_part(h->c, tx, path, offset, &buf, &len, &g, &d));
+        if (r < 0)
+            return r;
+        r = to_list(h, buf, len, count_names(buf, len), names);
+    } else {
+        /* In process nothing limits a reply: the rest comes in one piece. */
+        r = done(h, store_directory(h->s, tx, path, &buf, &len, &g));
+        if (r < 0)
+            return r;
+        if (offset > len || (offset > 0 && buf[offset - 1] != '\0')) {
+            free(buf);
+            return herr(h, -EINVAL, "directory %s: offset %u is not the start of a name", path,
+                        offset);
+        }
+        r = to_list(h, buf + offset, len - offset, count_names(buf + offset, len - offset), names);
+    }
+    free(buf);
+    if (gen)
+        *gen = g;
+    if (isdone)
+        *isdone = d;
+    return r;
+}
+
+HVS_EXPORT void hvs_list_free(char **names)
+{
+    free(names);
+}
+
+/* ---- Permissions --------------------------------------------------------- */
+
+HVS_EXPORT int hvs_perms_get(hvs_t *h, hvs_tx_t tx, const char *path, hvs_perm_t **perms)
+{
+    CHECK(h, path && perms);
+    *perms = NULL;
+    return done(h, h->c ? client_perms_get(h->c, tx, path, perms)
+                        : store_perms_get(h->s, tx, path, perms));
+}
+
+HVS_EXPORT int hvs_perms_set(hvs_t *h, hvs_tx_t tx, const char *path, const hvs_perm_t *perms,
+                             unsigned count)
+{
+    CHECK(h, path && perms);
+    return done(h, h->c ? client_perms_set(h->c, tx, path, perms, count)
+                        : store_perms_set(h->s, tx, path, perms, count));
+}
+
+/* ---- Watches ------------------------------------------------------------- */
+
+HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int depth,
+                         hvs_watch_fn fn, void *opaque)
+{
+    CHECK(h, path && token && fn);
+    struct watch_reg *w = calloc(1, sizeof(*w));
+    if (!w || !(w->path = strdup(path)) || !(w->token = strdup(token))) {
+        if (w)
+            free(w->path);
+        free(w);
+        return herr(h, -ENOMEM, "out of memory");
+    }
+    w->fn = fn;
+    w->opaque = opaque;
+    /* Registered first: the initial event may be read by another thread's
+     * dispatch as soon as the daemon has sent it. */
+    pthread_mutex_lock(&h->lock);
+    w->next = h->regs;
+    h->regs = w;
+    pthread_mutex_unlock(&h->lock);
+    int r = done(h, h->c ? client_watch(h->c, path, token, depth)
+                         : store_watch(h->s, path, token, depth));
+    if (r < 0) {
+        pthread_mutex_lock(&h->lock);
+        for (struct watch_reg **pp = &h->regs; *pp; pp = &(*pp)->next)
+            if (*pp == w) {
+                *pp = w->next;
+                break;
+            }
+        pthread_mutex_unlock(&h->lock);
+        free(w->path);
+        free(w->token);
+        free(w);
+    }
+    return r;
+}
+
+HVS_EXPORT int hvs_unwatch(hvs_t *h, const char *path, const char *token)
+{
+    CHECK(h, path && token);
+    int r = done(h, h->c ? client_unwatch(h->c, path, token) : store_unwatch(h->s, path, token));
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&h->lock);
+    for (struct watch_reg **pp = &h->regs; *pp; pp = &(*pp)->next) {
+        struct watch_reg *w = *pp;
+        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
+            *pp = w->next;
+            free(w->path);
+            free(w->token);
+            free(w);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+HVS_EXPORT int hvs_watch_fd(hvs_t *h)
+{
+    if (!h)
+        return -EINVAL;
+    return h->c ? client_watch_fd(h->c) : h->evfd;
+}
+
+static bool reg_matches(const struct watch_reg *w, const char *path, const char *token)
+{
+    size_t l = strlen(w->path);
+
+    if (strcmp(w->token, token) != 0)
+        return false;
+    if (strncmp(path, w->path, l) != 0)
+        return false;
+    return path[l] == '\0' || path[l] == '/' || (l == 1 && w->path[0] == '/');
+}
+
+HVS_EXPORT int hvs_dispatch(hvs_t *h)
+{
+    struct store_event *evs;
+    int n = 0;
+
+    if (!h)
+        return -EINVAL;
+    if (h->c) {
+        evs = client_events_take(h->c);
+    } else {
+        uint64_t v;
+        /* Reset before taking, so an event queued meanwhile re-arms it. */
+        if (read(h->evfd, &v, sizeof(v)) < 0) {
+        }
+        evs = session_events_take(h->s);
+    }
+    for (struct store_event *ev = evs; ev; ev = ev->next) {
+        hvs_watch_fn fn = NULL;
+        void *opaque = NULL;
+        pthread_mutex_lock(&h->lock);
+        for (struct watch_reg *w = h->regs; w; w = w->next)
+            if (reg_matches(w, ev->path, ev->token)) {
+                fn = w->fn;
+                opaque = w->opaque;
+                break;
+            }
+        pthread_mutex_unlock(&h->lock);
+        /* Outside the lock: a callback may call the store, unwatch included. */
+        if (fn) {
+            fn(opaque, ev->path, ev->token);
+            n++;
+        }
+    }
+    store_events_free(evs);
+    return n;
+}
+
+HVS_EXPORT int hvs_wait(hvs_t *h, int timeout_ms)
+{
+    if (!h)
+        return -EINVAL;
+    int n = hvs_dispatch(h);
+    if (n != 0)
+        return n;
+    struct pollfd p = {.fd = hvs_watch_fd(h), .events = POLLIN};
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0)
+        return herr(h, -errno, "poll: %s", strerror(errno));
+    return r == 0 ? 0 : hvs_dispatch(h);
+}
+
+/* ---- Transactions -------------------------------------------------------- */
+
+HVS_EXPORT int hvs_tx_begin(hvs_t *h, hvs_tx_t *tx)
+{
+    CHECK(h, tx);
+    return done(h, h->c ? client_tx_begin(h->c, tx) : store_tx_begin(h->s, tx));
+}
+
+HVS_EXPORT int hvs_tx_commit(hvs_t *h, hvs_tx_t tx)
+{
+    CHECK(h, 1);
+    return done(h, h->c ? client_tx_end(h->c, tx, true) : store_tx_end(h->s, tx, true));
+}
+
+HVS_EXPORT int hvs_tx_abort(hvs_t *h, hvs_tx_t tx)
+{
+    CHECK(h, 1);
+    return done(h, h->c ? client_tx_end(h->c, tx, false) : store_tx_end(h->s, tx, false));
+}
+
+/* ---- Domains ------------------------------------------------------------- */
+
+HVS_EXPORT int hvs_domain_introduce(hvs_t *h, uint32_t domid)
+{
+    CHECK(h, 1);
+    return done(h, h->c ? client_domain_introduce(h->c, domid)
+                        : store_domain_introduce(h->s, domid));
+}
+
+HVS_EXPORT int hvs_domain_release(hvs_t *h, uint32_t domid)
+{
+    CHECK(h, 1);
+    return done(h, h->c ? client_domain_release(h->c, domid) : store_domain_release(h->s, domid));
+}
+
+HVS_EXPORT int hvs_domain_introduced(hvs_t *h, uint32_t domid)
+{
+    CHECK(h, 1);
+    return done(h, h->c ? client_domain_introduced(h->c, domid)
+                        : store_domain_introduced(h->s, domid));
+}
+
+HVS_EXPORT int hvs_domain_path(hvs_t *h, uint32_t domid, char **path)
+{
+    CHECK(h, path);
+    *path = NULL;
+    return done(h, h->c ? client_domain_path(h->c, domid, path)
+                        : store_domain_path(h->s, domid, path));
+}

@@ -1,1 +1,251 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * LMDB under the in-memory tree. Record layout (host byte order; the file
+ * is not meant to move between architectures):
+ *   u32 version (1), u32 nperms, u64 gen, nperms x {u32 domid, u32 perm},
+ *   then the value.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "persist.h"
+#include "perms.h"
+
+#define RECORD_VERSION 1u
+#define HEAD_SIZE 16u
+/* Virtual size only: LMDB's file grows with the data. */
+#define MAP_SIZE (4ull << 30)
+
+struct persist {
+    MDB_env *env;
+    MDB_dbi dbi;
+    int lockfd;
+    char *path;
+};
+
+static int mdb_errno(int rc)
+{
+    switch (rc) {
+    case MDB_MAP_FULL: return -ENOSPC;
+    case MDB_INVALID:
+    case MDB_CORRUPTED:
+    case MDB_VERSION_MISMATCH: return -EIO;
+    default: return rc > 0 ? -rc : -EIO;
+    }
+}
+
+int persist_open(struct persist **out, const char *path, char *err, size_t errlen)
+{
+    struct persist *p = calloc(1, sizeof(*p));
+    MDB_txn *txn = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!p || !(p->path = strdup(path))) {
+        free(p);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    /* LMDB must not be opened twice in one process, and hvstore files
+     * belong to one process: an exclusive lock says so to the others. */
+    p->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (p->lockfd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "store file %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    if (flock(p->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        snprintf(err, errlen, "store file %s is in use by another process", path);
+        goto fail;
+    }
+    rc = mdb_env_create(&p->env);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(p->env, MAP_SIZE);
+    if (rc == 0)
+        rc = mdb_env_open(p->env, path, MDB_NOSUBDIR | MDB_NOTLS, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(p->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, NULL, 0, &p->dbi);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "store file %s: %s", path, mdb_strerror(rc));
+        rc = mdb_errno(rc);
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    persist_close(p);
+    return rc;
+}
+
+void persist_close(struct persist *p)
+{
+    if (!p)
+        return;
+    if (p->env)
+        mdb_env_close(p->env);
+    if (p->lockfd >= 0)
+        close(p->lockfd);
+    free(p->path);
+    free(p);
+}
+
+static int load_one(struct tree *t, const MDB_val *k, const MDB_val *v, uint64_t *maxgen,
+                    char *err, size_t errlen, const char *file)
+{
+    uint32_t version, nperms;
+    uint64_t gen;
+    const char *key = k->mv_data;
+
+    if (k->mv_size == 0 || key[0] != '/' || k->mv_size > HVS_PATH_MAX ||
+        memchr(key, '\0', k->mv_size) || v->mv_size < HEAD_SIZE) {
+        snprintf(err, errlen, "store file %s: malformed record (key of %zu bytes)", file,
+                 k->mv_size);
+        return -EIO;
+    }
+    memcpy(&version, v->mv_data, 4);
+    memcpy(&nperms, (const char *)v->mv_data + 4, 4);
+    memcpy(&gen, (const char *)v->mv_data + 8, 8);
+    if (version != RECORD_VERSION || nperms == 0 || nperms > PERMS_MAX ||
+        v->mv_size < HEAD_SIZE + nperms * 8ull) {
+        snprintf(err, errlen, "store file %s: malformed record for %.*s", file, (int)k->mv_size,
+                 key);
+        return -EIO;
+    }
+    struct node *n = tree_get(t, key, k->mv_size);
+    if (!n) {
+        /* Keys are sorted, so parents come first; one missing from a
+         * damaged file is recreated empty rather than losing the subtree. */
+        struct node *parent = t->root;
+        for (size_t l = 1; l <= k->mv_size; l++) {
+            if (l != k->mv_size && key[l] != '/')
+                continue;
+            struct node *c = tree_get(t, key, l);
+            if (!c) {
+                c = tree_add(t, parent, key, l);
+                if (!c || node_set_perms(c, parent->perms, parent->nperms) < 0 ||
+                    node_set_value(c, "", 0) < 0)
+                    return -ENOMEM;
+            }
+            parent = c;
+        }
+        n = parent;
+    }
+    hvs_perm_t perms[PERMS_MAX];
+    memcpy(perms, (const char *)v->mv_data + HEAD_SIZE, nperms * 8ull);
+    for (uint32_t i = 0; i < nperms; i++)
+        if (perms[i].perm > HVS_PERM_BOTH) {
+            snprintf(err, errlen, "store file %s: bad permissions for %.*s", file,
+                     (int)k->mv_size, key);
+            return -EIO;
+        }
+    size_t off = HEAD_SIZE + nperms * 8ull;
+    if (node_set_perms(n, perms, nperms) < 0 ||
+        node_set_value(n, (const char *)v->mv_data + off, v->mv_size - off) < 0)
+        return -ENOMEM;
+    n->gen = n->cgen = gen;
+    if (gen > *maxgen)
+        *maxgen = gen;
+    return 0;
+}
+
+int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, r = 0;
+
+    rc = mdb_txn_begin(p->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, p->dbi, &cur);
+    else
+        txn = NULL;
+    if (rc != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        snprintf(err, errlen, "store file %s: %s", p->path, mdb_strerror(rc));
+        return mdb_errno(rc);
+    }
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        r = load_one(t, &k, &v, maxgen, err, errlen, p->path);
+        if (r < 0)
+            break;
+    }
+    if (r == 0 && rc != MDB_NOTFOUND) {
+        snprintf(err, errlen, "store file %s: %s", p->path, mdb_strerror(rc));
+        r = mdb_errno(rc);
+    }
+    if (r == -ENOMEM)
+        snprintf(err, errlen, "out of memory loading %s", p->path);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    /* Children generations are not stored: newer than anything loaded. */
+    ++*maxgen;
+    return r;
+}
+
+static int put(struct persist *p, MDB_txn *txn, const struct node *n)
+{
+    size_t size = HEAD_SIZE + n->nperms * 8ull + n->vlen;
+    char stackbuf[4096];
+    char *buf = size <= sizeof(stackbuf) ? stackbuf : malloc(size);
+    uint32_t version = RECORD_VERSION, np = n->nperms;
+
+    if (!buf)
+        return ENOMEM;
+    memcpy(buf, &version, 4);
+    memcpy(buf + 4, &np, 4);
+    memcpy(buf + 8, &n->gen, 8);
+    memcpy(buf + HEAD_SIZE, n->perms, np * 8ull);
+    memcpy(buf + HEAD_SIZE + np * 8ull, n->value, n->vlen);
+    MDB_val k = {.mv_size = n->pathlen, .mv_data = n->path};
+    MDB_val v = {.mv_size = size, .mv_data = buf};
+    int rc = mdb_put(txn, p->dbi, &k, &v, 0);
+    if (buf != stackbuf)
+        free(buf);
+    return rc;
+}
+
+int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
+                   size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(p->env, NULL, 0, &txn);
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len = strlen(paths[i]);
+        struct node *node = tree_get(t, paths[i], len);
+        if (node) {
+            rc = put(p, txn, node);
+        } else {
+            MDB_val k = {.mv_size = len, .mv_data = paths[i]};
+            rc = mdb_del(txn, p->dbi, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn); /* fsync'd: LMDB's default durability */
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "store file %s: writing changes: %s", p->path, mdb_strerror(rc));
+        return mdb_errno(rc);
+    }
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* The engine's internals, shared by engine.c, txn.c and watch.c. */
+#ifndef LIBHVSTORE_STORE_INT_H
+#define LIBHVSTORE_STORE_INT_H
+
+#include <pthread.h>
+
+#include "engine.h"
+#include "path.h"
+#include "perms.h"
+#include "persist.h"
+#include "tree.h"
+
+/* Per-domain accounting for quotas and the introduced flag. */
+struct dom_acct {
+    uint32_t domid;
+    uint32_t nodes, watches, txs;
+    bool introduced;
+    struct dom_acct *next;
+};
+#define ACCT_BUCKETS 256
+
+struct watch {
+    struct session *s;
+    char *path; /* absolute, or "@..." */
+    char *token;
+    int depth;
+    int relprefix; /* bytes stripped from event paths (relative watches) */
+    unsigned pdepth;
+    struct watch *hnext; /* in the store's hash, by path */
+    struct watch *snext; /* in the session's list */
+};
+
+struct txn;
+
+struct err_slot {
+    pthread_t thread;
+    char msg[512];
+    struct err_slot *next;
+};
+
+struct session {
+    struct store *st;
+    uint32_t domid;
+    session_notify_fn notify;
+    void *opaque;
+    struct err_slot *errs;
+    struct watch *watches;
+    struct txn *txs;
+    struct store_event *evhead, *evtail;
+    struct session *next, *prev;
+};
+
+struct store {
+    pthread_mutex_t lock;
+    struct tree tree;
+    uint64_t gen;
+    uint32_t next_tx;
+    hvs_quota_t quota;
+    struct persist *persist;
+    bool autosync;
+    char **dirty; /* paths changed since the last sync */
+    size_t ndirty, capdirty;
+    struct dom_acct *acct[ACCT_BUCKETS];
+    struct watch **wbuckets;
+    size_t nwbuckets, nwatches;
+    struct session *sessions;
+    hvs_log_fn log;
+    void *log_opaque;
+    hvs_log_level_t log_level;
+};
+
+/* Records the message for the calling thread; returns e. */
+int serr(struct session *s, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void slog(struct store *st, hvs_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+struct dom_acct *acct_get(struct store *st, uint32_t domid, bool create);
+/* -EDQUOT (with the message) if domain s->domid may not own `more` nodes. */
+int quota_nodes(struct session *s, uint32_t owner, uint32_t more);
+int quota_value(struct session *s, size_t len);
+
+void acct_nodes(struct store *st, uint32_t owner, int delta);
+
+/* Main-tree changes (the lock held). */
+/* Adds a node under an existing parent and fires its watches; NULL: ENOMEM. */
+struct node *main_add(struct store *st, struct node *parent, const char *path, size_t len,
+                      const hvs_perm_t *perms, unsigned nperms, const void *value, size_t vlen);
+void mark_dirty(struct store *st, struct node *n, const char *path);
+/* Creates path and missing parents as `creator` would; *created counts them. */
+int main_create(struct session *s, const char *path, size_t len, struct node **out);
+/* Counts nodes main_create would add for path. */
+uint32_t main_missing(struct store *st, const char *path, size_t len);
+void main_remove(struct store *st, struct node *n);
+int main_set_perms(struct store *st, struct node *n, const hvs_perm_t *perms, unsigned count);
+/* The nearest existing node at or above path. */
+struct node *main_nearest(struct store *st, const char *path, size_t len);
+
+/* Watches (watch.c). */
+int watches_init(struct store *st);
+void watches_free(struct store *st);
+/* A node changed (written, created, perms): fire watches at or above it. */
+void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms);
+/* A node was removed: also fire watches below it. */
+void watch_fire_rm(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms);
+void watch_fire_special(struct store *st, const char *special);
+void session_queue_event(struct session *s, const char *path, const char *token);
+void session_watches_free(struct session *s);
+
+/* Transactions (txn.c). */
+struct txn *txn_find(struct session *s, uint32_t id);
+int txn_begin(struct session *s, uint32_t *id);
+int txn_end(struct session *s, struct txn *t, bool commit);
+void session_txns_free(struct session *s);
+int txn_read(struct session *s, struct txn *t, const char *path, char **value, size_t *len);
+int txn_write(struct session *s, struct txn *t, const char *path, const void *value, size_t len,
+              bool mkdir_only);
+int txn_rm(struct session *s, struct txn *t, const char *path);
+int txn_directory(struct session *s, struct txn *t, const char *path, char **buf, size_t *len,
+                  uint64_t *gen);
+int txn_perms_get(struct session *s, struct txn *t, const char *path, hvs_perm_t **perms);
+int txn_perms_set(struct session *s, struct txn *t, const char *path, const hvs_perm_t *perms,
+                  unsigned count);
+
+/* Makes changes durable if the store syncs after each change. */
+int autosync(struct session *s);
+
+#endif
