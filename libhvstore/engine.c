@@ -189,21 +189,24 @@ struct node *main_add(struct store *st, struct node *parent, const char *path, s
     n->gen = n->cgen = ++st->gen;
     parent->cgen = ++st->gen;
     mark_dirty(st, n, NULL);
-    watch_fire(st, n->path, n->perms, n->nperms);
     return n;
 }
 
-int main_create(struct session *s, const char *path, size_t len, struct node **out)
+int main_create(struct session *s, const char *path, size_t len, struct node **out,
+                unsigned *created_depth)
 {
     struct store *st = s->st;
     struct node *n = tree_get(&st->tree, path, len);
+    unsigned top = NOT_CREATED;
 
+    if (created_depth)
+        *created_depth = NOT_CREATED;
     if (n) {
         *out = n;
         return 0;
     }
     struct node *parent;
-    int r = main_create(s, path, path_parent_len(path, len), &parent);
+    int r = main_create(s, path, path_parent_len(path, len), &parent, &top);
     if (r < 0)
         return r;
     hvs_perm_t stack[PERMS_MAX];
@@ -215,6 +218,8 @@ int main_create(struct session *s, const char *path, size_t len, struct node **o
     n = main_add(st, parent, path, len, stack, parent->nperms, "", 0);
     if (!n)
         return serr(s, -ENOMEM, "out of memory creating %.*s", (int)len, path);
+    if (created_depth)
+        *created_depth = top != NOT_CREATED ? top : path_depth(n->path);
     *out = n;
     return 0;
 }
@@ -250,7 +255,7 @@ int main_set_perms(struct store *st, struct node *n, const hvs_perm_t *perms, un
     }
     n->gen = ++st->gen;
     mark_dirty(st, n, NULL);
-    watch_fire(st, n->path, n->perms, n->nperms);
+    watch_fire(st, n->path, n->perms, n->nperms, NOT_CREATED);
     return 0;
 }
 
@@ -603,11 +608,12 @@ int store_write(struct session *s, uint32_t tx, const char *in, const void *valu
         goto out;
     }
     struct node *n;
+    unsigned created = NOT_CREATED;
     r = may_write(s, path, len, &n);
     if (r < 0)
         goto out;
     if (!n) {
-        r = main_create(s, path, len, &n);
+        r = main_create(s, path, len, &n, &created);
         if (r < 0)
             goto out;
     }
@@ -617,7 +623,7 @@ int store_write(struct session *s, uint32_t tx, const char *in, const void *valu
     }
     n->gen = ++s->st->gen;
     mark_dirty(s->st, n, NULL);
-    watch_fire(s->st, n->path, n->perms, n->nperms);
+    watch_fire(s->st, n->path, n->perms, n->nperms, created);
     r = autosync(s);
     OP_END
 }
@@ -633,9 +639,12 @@ int store_mkdir(struct session *s, uint32_t tx, const char *in)
     r = may_write(s, path, len, &n);
     if (r < 0 || n)
         goto out;
-    r = main_create(s, path, len, &n);
-    if (r == 0)
-        r = autosync(s);
+    unsigned created;
+    r = main_create(s, path, len, &n, &created);
+    if (r < 0)
+        goto out;
+    watch_fire(s->st, n->path, n->perms, n->nperms, created);
+    r = autosync(s);
     OP_END
 }
 
@@ -783,8 +792,8 @@ static int need_dom0(struct session *s, const char *what)
 
 static int check_domid(struct session *s, uint32_t domid)
 {
-    if (domid == HVS_DOM0 || domid > 0x7ff0)
-        return serr(s, -EINVAL, "domain id %u is not a guest domain id (1..32752)", domid);
+    if (domid == HVS_DOM0 || domid > 32751)
+        return serr(s, -EINVAL, "domain id %u is not a guest domain id (1..32751)", domid);
     return 0;
 }
 
@@ -811,7 +820,7 @@ int store_domain_introduce(struct session *s, uint32_t domid)
     }
     int len = snprintf(path, sizeof(path), "/local/domain/%u", domid);
     if (!tree_get(&s->st->tree, path, (size_t)len)) {
-        r = main_create(s, path, (size_t)len, &n);
+        r = main_create(s, path, (size_t)len, &n, NULL);
         if (r < 0)
             goto out;
         hvs_perm_t own = {.domid = domid, .perm = HVS_PERM_NONE};

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -207,6 +208,37 @@ static void engine_put(struct engine_ref *e)
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* The file's identity whether or not it exists yet: the real path of its
+ * directory plus its name. */
+static int file_key(const char *file, char *key, size_t keylen)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(file, '/');
+    const char *base = slash ? slash + 1 : file;
+
+    if (!*base)
+        return open_fail(-EINVAL, "store file \"%s\" names a directory", file);
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - file) + 1 : 1, slash ? file : ".");
+    if (!realpath(dir, real))
+        return open_fail(-errno, "store file %s: directory %s: %s", file, dir, strerror(errno));
+    if ((size_t)snprintf(key, keylen, "file:%s/%s", real, base) >= keylen)
+        return open_fail(-ENAMETOOLONG, "store file %s: path too long", file);
+    return 0;
+}
+
+/* A size-first struct: at least the size field, and any tail this library
+ * does not know must be zero (a newer caller not using newer fields). */
+static int size_ok(const void *p, size_t size, size_t ours, const char *what)
+{
+    if (size < sizeof(size_t) || size > 65536)
+        return open_fail(-EINVAL, "%s.size is %zu: set it to sizeof(%s)", what, size, what);
+    for (size_t i = ours; i < size; i++)
+        if (((const unsigned char *)p)[i])
+            return open_fail(-EINVAL, "%s has fields this libhvstore does not know (size %zu > %zu)",
+                             what, size, ours);
+    return 0;
+}
+
 HVS_EXPORT int hvs_open(hvs_t **out, const char *uri, const hvs_options_t *opts)
 {
     hvs_options_t o = {0};
@@ -220,10 +252,17 @@ HVS_EXPORT int hvs_open(hvs_t **out, const char *uri, const hvs_options_t *opts)
     if (!uri)
         return open_fail(-EINVAL, "hvs_open: URI is NULL");
     if (opts) {
-        if (opts->size < sizeof(size_t) || opts->size > 4096)
-            return open_fail(-EINVAL, "hvs_open: options.size %zu is not sizeof(hvs_options_t)",
-                             opts->size);
+        r = size_ok(opts, opts->size, sizeof(o), "hvs_options_t");
+        if (r < 0)
+            return r;
         memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+        if (opts->size < offsetof(hvs_options_t, quota) + sizeof(o.quota))
+            o.quota = NULL;
+        if (o.quota) {
+            r = size_ok(o.quota, o.quota->size, sizeof(hvs_quota_t), "hvs_quota_t");
+            if (r < 0)
+                return r;
+        }
     }
     hvs_t *h = calloc(1, sizeof(*h));
     if (!h)
@@ -247,12 +286,13 @@ HVS_EXPORT int hvs_open(hvs_t **out, const char *uri, const hvs_options_t *opts)
         char keybuf[PATH_MAX + 8];
         const char *key = NULL;
         if (file) {
-            char real[PATH_MAX];
             if (!rest[0]) {
                 r = open_fail(-EINVAL, "store URI \"%s\": no file after file:", uri);
                 goto fail;
             }
-            snprintf(keybuf, sizeof(keybuf), "file:%s", realpath(rest, real) ? real : rest);
+            r = file_key(rest, keybuf, sizeof(keybuf));
+            if (r < 0)
+                goto fail;
             key = keybuf;
         } else if (rest[0]) {
             snprintf(keybuf, sizeof(keybuf), "mem:%s", rest);
@@ -429,7 +469,6 @@ HVS_EXPORT int hvs_directory_part(hvs_t *h, hvs_tx_t tx, const char *path, uint3
             return r;
         r = to_list(h, buf, len, count_names(buf, len), names);
     } else {
-        /* In process nothing limits a reply: the rest comes in one piece. */
         r = done(h, store_directory(h->s, tx, path, &buf, &len, &g));
         if (r < 0)
             return r;
@@ -438,7 +477,20 @@ HVS_EXPORT int hvs_directory_part(hvs_t *h, hvs_tx_t tx, const char *path, uint3
             return herr(h, -EINVAL, "directory %s: offset %u is not the start of a name", path,
                         offset);
         }
-        r = to_list(h, buf + offset, len - offset, count_names(buf + offset, len - offset), names);
+        /* Pieces as the daemon cuts them: what fits in one reply after the
+         * generation, so callers see the same protocol either way. */
+        char genstr[24];
+        size_t room = HVS_PAYLOAD_MAX - (size_t)snprintf(genstr, sizeof(genstr), "%llu",
+                                                         (unsigned long long)g) - 2;
+        size_t end = offset;
+        while (end < len) {
+            size_t l = strlen(buf + end) + 1;
+            if (end - offset + l > room)
+                break;
+            end += l;
+        }
+        d = end == len;
+        r = to_list(h, buf + offset, end - offset, count_names(buf + offset, end - offset), names);
     }
     free(buf);
     if (gen)

@@ -9,7 +9,7 @@
 
 #include "hv/hvstore.h"
 
-/* Longest relative path (xenstore's XENSTORE_REL_PATH_MAX). */
+/* Longest special (@...) path. */
 #define PATH_REL_MAX 2048
 
 /*

@@ -83,12 +83,15 @@ int quota_value(struct session *s, size_t len);
 void acct_nodes(struct store *st, uint32_t owner, int delta);
 
 /* Main-tree changes (the lock held). */
-/* Adds a node under an existing parent and fires its watches; NULL: ENOMEM. */
+/* Adds a node under an existing parent (firing no watch); NULL: ENOMEM. */
 struct node *main_add(struct store *st, struct node *parent, const char *path, size_t len,
                       const hvs_perm_t *perms, unsigned nperms, const void *value, size_t vlen);
 void mark_dirty(struct store *st, struct node *n, const char *path);
-/* Creates path and missing parents as `creator` would; *created counts them. */
-int main_create(struct session *s, const char *path, size_t len, struct node **out);
+/* Creates path and missing parents as the session's domain would, firing no
+ * watch; *created_depth (may be NULL): depth of the topmost node created,
+ * NOT_CREATED if none. */
+int main_create(struct session *s, const char *path, size_t len, struct node **out,
+                unsigned *created_depth);
 /* Counts nodes main_create would add for path. */
 uint32_t main_missing(struct store *st, const char *path, size_t len);
 void main_remove(struct store *st, struct node *n);
@@ -99,8 +102,12 @@ struct node *main_nearest(struct store *st, const char *path, size_t len);
 /* Watches (watch.c). */
 int watches_init(struct store *st);
 void watches_free(struct store *st);
-/* A node changed (written, created, perms): fire watches at or above it. */
-void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms);
+/* A node changed (written, created, perms): fire watches at or above it,
+ * once each. created_depth: the depth of the topmost node the change
+ * created (NOT_CREATED if none), for watches whose depth stops above path. */
+#define NOT_CREATED (~0u)
+void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms,
+                unsigned created_depth);
 /* A node was removed: also fire watches below it. */
 void watch_fire_rm(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms);
 void watch_fire_special(struct store *st, const char *special);

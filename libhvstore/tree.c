@@ -98,7 +98,8 @@ int tree_init(struct tree *t)
         return -ENOMEM;
     }
     t->root->perms = calloc(1, sizeof(hvs_perm_t));
-    if (!t->root->perms) {
+    t->root->value = calloc(1, 1); /* every node has a value, "" at least */
+    if (!t->root->perms || !t->root->value) {
         tree_free(t);
         return -ENOMEM;
     }

@@ -29,6 +29,7 @@ struct txent {
     bool modified;   /* to apply at commit */
     bool read_value; /* check the generation at commit */
     bool listed;     /* check the children generation at commit */
+    bool explicit_op; /* written, removed or chmod'ed, not just created as a parent */
     enum seen seen;
     uint64_t seen_gen, seen_cgen;
     char *value;
@@ -307,6 +308,7 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
         if (set_value(e, value, vlen) < 0)
             return oom(s);
         e->modified = true;
+        e->explicit_op = true;
         return 0;
     }
     /* Find the nearest existing node above, counting what to create. */
@@ -347,6 +349,7 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
         m->exists = true;
         m->modified = true;
     }
+    e->explicit_op = true;
     return 0;
 }
 
@@ -368,6 +371,7 @@ int txn_rm(struct session *s, struct txn *t, const char *path)
     e->replaced = true;
     e->modified = true;
     e->listed = true;
+    e->explicit_op = true;
     for (size_t i = 0; i < t->n; i++) {
         struct txent *d = t->all[i];
         if (d->len > len && path_is_at_or_below(d->path, path)) {
@@ -481,6 +485,7 @@ int txn_perms_set(struct session *s, struct txn *t, const char *path, const hvs_
     if (set_perms(e, perms, count) < 0)
         return oom(s);
     e->modified = true;
+    e->explicit_op = true;
     return 0;
 }
 
@@ -522,16 +527,34 @@ static int by_len(const void *a, const void *b)
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
+static bool created_here(const struct txent *e)
+{
+    return e->exists && e->modified && (e->seen != SEEN_PRESENT || e->replaced);
+}
+
+/* Depth of the topmost node this commit creates for e (NOT_CREATED if e
+ * is not created), for watches whose depth stops above e. */
+static unsigned created_depth(const struct txn *t, const struct txent *e)
+{
+    if (!created_here(e))
+        return NOT_CREATED;
+    unsigned d = path_depth(e->path);
+    for (size_t l = path_parent_len(e->path, e->len); l > 1; l = path_parent_len(e->path, l)) {
+        const struct txent *a = ov_get(t, e->path, l);
+        if (!a || !created_here(a) || a->explicit_op)
+            break;
+        d--;
+    }
+    return d;
+}
+
 static int apply(struct session *s, struct txn *t)
 {
     struct store *st = s->st;
     uint32_t creates = 0;
 
-    for (size_t i = 0; i < t->n; i++) {
-        struct txent *e = t->all[i];
-        if (e->exists && e->modified && (e->seen != SEEN_PRESENT || e->replaced))
-            creates++;
-    }
+    for (size_t i = 0; i < t->n; i++)
+        creates += created_here(t->all[i]);
     if (s->domid != HVS_DOM0) {
         int r = quota_nodes(s, s->domid, creates);
         if (r < 0)
@@ -549,22 +572,27 @@ static int apply(struct session *s, struct txn *t)
             continue;
         if (!n) {
             struct node *parent = tree_get(&st->tree, e->path, path_parent_len(e->path, e->len));
-            if (!parent || !main_add(st, parent, e->path, e->len, e->perms, e->nperms, e->value,
-                                     e->vlen))
+            n = parent ? main_add(st, parent, e->path, e->len, e->perms, e->nperms, e->value,
+                                  e->vlen)
+                       : NULL;
+            if (!n)
                 return serr(s, -ENOMEM, "out of memory committing %s", e->path);
-            continue;
+        } else {
+            uint32_t old_owner = n->perms[0].domid;
+            if (node_set_value(n, e->value, e->vlen) < 0 ||
+                node_set_perms(n, e->perms, e->nperms) < 0)
+                return serr(s, -ENOMEM, "out of memory committing %s", e->path);
+            if (old_owner != n->perms[0].domid) {
+                acct_nodes(st, old_owner, -1);
+                acct_nodes(st, n->perms[0].domid, 1);
+            }
+            n->gen = ++st->gen;
+            mark_dirty(st, n, NULL);
         }
-        uint32_t old_owner = n->perms[0].domid;
-        if (node_set_value(n, e->value, e->vlen) < 0 ||
-            node_set_perms(n, e->perms, e->nperms) < 0)
-            return serr(s, -ENOMEM, "out of memory committing %s", e->path);
-        if (old_owner != n->perms[0].domid) {
-            acct_nodes(st, old_owner, -1);
-            acct_nodes(st, n->perms[0].domid, 1);
-        }
-        n->gen = ++st->gen;
-        mark_dirty(st, n, NULL);
-        watch_fire(st, n->path, n->perms, n->nperms);
+        /* Parents created on the way fire through the written node, as
+         * outside a transaction. */
+        if (e->explicit_op)
+            watch_fire(st, n->path, n->perms, n->nperms, created_depth(t, e));
     }
     return 0;
 }

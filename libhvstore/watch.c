@@ -68,7 +68,21 @@ static void deliver(struct watch *w, const char *path, const hvs_perm_t *perms, 
     session_queue_event(w->s, path + w->relprefix, w->token);
 }
 
-void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms)
+/* Length of the first `depth` components of path ("/a/b/c", 2: "/a/b"). */
+static size_t prefix_len(const char *path, unsigned depth)
+{
+    size_t i = 0;
+
+    if (depth == 0)
+        return 1;
+    for (unsigned d = 0; path[i]; i++)
+        if (path[i] == '/' && d++ == depth)
+            break;
+    return i;
+}
+
+void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms,
+                unsigned created_depth)
 {
     size_t len = strlen(path);
     unsigned depth = path_depth(path);
@@ -81,9 +95,20 @@ void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, uns
         for (struct watch *w = st->wbuckets[k]; w; w = w->hnext) {
             if (strncmp(w->path, path, l) != 0 || w->path[l] != '\0')
                 continue;
-            if (w->depth >= 0 && depth - w->pdepth > (unsigned)w->depth)
+            if (w->depth < 0 || depth - w->pdepth <= (unsigned)w->depth) {
+                deliver(w, path, perms, nperms);
                 continue;
-            deliver(w, path, perms, nperms);
+            }
+            /* Too deep for this watch, but the write created nodes within
+             * its reach: it sees the deepest of those appear. */
+            unsigned reach = w->pdepth + (unsigned)w->depth;
+            if (reach >= created_depth) {
+                char trunc[HVS_PATH_MAX + 1];
+                size_t tl = prefix_len(path, reach);
+                memcpy(trunc, path, tl);
+                trunc[tl] = '\0';
+                deliver(w, trunc, perms, nperms);
+            }
         }
         if (l <= 1)
             break;
@@ -93,7 +118,7 @@ void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, uns
 
 void watch_fire_rm(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms)
 {
-    watch_fire(st, path, perms, nperms);
+    watch_fire(st, path, perms, nperms, NOT_CREATED);
     if (st->nwatches == 0)
         return;
     /* Watches set inside the removed subtree see their own node go. */

@@ -3,7 +3,8 @@
 # source tree with a temporary prefix, installs it, checks the libraries
 # (SONAME, exported symbols, no build-tree RUNPATH), the headers and the
 # pkg-config files, then builds examples/hello/hello.c out of tree with only
-# `pkg-config --cflags --libs` and runs it on the test guest.
+# `pkg-config --cflags --libs` and runs it on the test guest; likewise
+# examples/store/store.c against libhvstore.
 # Exits 77 (skip) only when everything but the run passed and /dev/kvm is
 # missing.
 # usage: install_test.sh  (env: HV_SOURCE_ROOT, HV_GUEST_DIR; MESON, CC)
@@ -41,7 +42,7 @@ pcdirs=$(find "$prefix" -name '*.pc' -printf '%h\n' | sort -u | paste -sd:)
 [ -n "$pcdirs" ] || { echo "FAIL: no .pc file installed" >&2; exit 1; }
 export PKG_CONFIG_PATH=$pcdirs
 unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
-for pc in libhv libhvguest; do
+for pc in libhv libhvguest libhvstore; do
     if pkg-config --exists --print-errors "$pc"; then
         echo "$pc $(pkg-config --modversion "$pc"): $(pkg-config --cflags --libs "$pc")"
     else
@@ -52,7 +53,7 @@ done
 libdir=$(pkg-config --variable=libdir libhv)
 includedir=$(pkg-config --variable=includedir libhv)
 case $libdir in "$prefix"/*) ;; *) fail "libdir $libdir is outside $prefix" ;; esac
-if pkg-config --cflags --libs libhv libhvguest | grep -qF "$src"; then
+if pkg-config --cflags --libs libhv libhvguest libhvstore | grep -qF "$src"; then
     fail "pkg-config flags point into the source tree"
 fi
 
@@ -87,6 +88,21 @@ check_lib() { # NAME SYMBOL-PREFIX
 }
 check_lib libhv hv_
 check_lib libhvguest hvg_
+check_lib libhvstore hvs_
+for bin in sbin/hvstored bin/hvstore; do
+    [ -x "$prefix/$bin" ] || fail "$bin is not installed"
+done
+find "$prefix" -name hvstored.service | grep -q . || fail "hvstored.service is not installed"
+
+step "build examples/store/store.c against the installed tree and run it"
+# shellcheck disable=SC2046 # pkg-config output is a list of words
+if "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/store" \
+    "$src/examples/store/store.c" $(pkg-config --cflags --libs libhvstore); then
+    LD_LIBRARY_PATH=$libdir "$tmp/store" >"$tmp/store.log" 2>&1 || fail "store exited with status $?"
+    grep -qxF 'state = running' "$tmp/store.log" || { cat "$tmp/store.log"; fail "store: no 'state = running' line"; }
+else
+    fail "cannot build examples/store/store.c with pkg-config's flags"
+fi
 
 step "build examples/hello/hello.c against the installed tree"
 # shellcheck disable=SC2046 # pkg-config output is a list of words
