@@ -323,7 +323,7 @@ void store_close(struct store *st)
         if (st->ndirty && persist_commit(st->persist, &st->tree, st->dirty, st->ndirty, err,
                                          sizeof(err)) < 0)
             slog(st, HVS_LOG_ERROR, "closing: %s", err);
-        persist_close(st->persist);
+        persist_close(st->persist, &st->tree);
     }
     for (size_t i = 0; i < st->ndirty; i++)
         free(st->dirty[i]);

@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * LMDB under the in-memory tree. Record layout (host byte order; the file
- * is not meant to move between architectures):
+ * LMDB under the in-memory tree, behind a journal (journal.h): a group
+ * commit appends to the journal; every JOURNAL_CHECKPOINT bytes (and at
+ * close and open) the nodes changed since the last checkpoint go into LMDB
+ * in one transaction and the journal is emptied. Replaying the journal is
+ * idempotent (records carry whole nodes), so a crash between the two steps
+ * is harmless.
+ *
+ * Node record (LMDB value and journal PUT record; host byte order, the
+ * files are not meant to move between architectures):
  *   u32 version (1), u32 nperms, u64 gen, nperms x {u32 domid, u32 perm},
  *   then the value.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "persist.h"
 #include "perms.h"
 
@@ -21,12 +30,17 @@
 #define HEAD_SIZE 16u
 /* Virtual size only: LMDB's file grows with the data. */
 #define MAP_SIZE (4ull << 30)
+#define JOURNAL_CHECKPOINT (8u << 20)
 
 struct persist {
     MDB_env *env;
     MDB_dbi dbi;
     int lockfd;
     char *path;
+    struct journal *j;
+    char **ck; /* paths changed since the last checkpoint */
+    size_t nck, capck;
+    bool ck_lost; /* out of memory recording one: keep the journal */
 };
 
 static int mdb_errno(int rc)
@@ -83,19 +97,39 @@ int persist_open(struct persist **out, const char *path, char *err, size_t errle
         rc = mdb_errno(rc);
         goto fail;
     }
+    char jpath[4096];
+    if ((size_t)snprintf(jpath, sizeof(jpath), "%s-journal", path) >= sizeof(jpath)) {
+        rc = -ENAMETOOLONG;
+        snprintf(err, errlen, "store file %s: path too long", path);
+        goto fail;
+    }
+    rc = journal_open(&p->j, jpath, err, errlen);
+    if (rc < 0)
+        goto fail;
     *out = p;
     return 0;
 fail:
     if (txn)
         mdb_txn_abort(txn);
-    persist_close(p);
+    persist_close(p, NULL);
     return rc;
 }
 
-void persist_close(struct persist *p)
+static int checkpoint(struct persist *p, struct tree *t, char *err, size_t errlen);
+
+void persist_close(struct persist *p, struct tree *t)
 {
+    char err[256];
+
     if (!p)
         return;
+    /* A failure leaves the journal, replayed at the next open. */
+    if (t && p->nck)
+        (void)checkpoint(p, t, err, sizeof(err));
+    journal_close(p->j);
+    for (size_t i = 0; i < p->nck; i++)
+        free(p->ck[i]);
+    free(p->ck);
     if (p->env)
         mdb_env_close(p->env);
     if (p->lockfd >= 0)
@@ -104,8 +138,9 @@ void persist_close(struct persist *p)
     free(p);
 }
 
-static int load_one(struct tree *t, const MDB_val *k, const MDB_val *v, uint64_t *maxgen,
-                    char *err, size_t errlen, const char *file)
+/* Puts one node record into the tree, creating missing parents. */
+static int apply_put(struct tree *t, const MDB_val *k, const MDB_val *v, uint64_t *maxgen,
+                     char *err, size_t errlen, const char *file)
 {
     uint32_t version, nperms;
     uint64_t gen;
@@ -163,6 +198,59 @@ static int load_one(struct tree *t, const MDB_val *k, const MDB_val *v, uint64_t
     return 0;
 }
 
+static int ck_add(struct persist *p, const char *path, size_t len)
+{
+    if (p->nck == p->capck) {
+        size_t cap = p->capck ? p->capck * 2 : 256;
+        char **c = realloc(p->ck, cap * sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        p->ck = c;
+        p->capck = cap;
+    }
+    char *copy = strndup(path, len);
+    if (!copy)
+        return -ENOMEM;
+    p->ck[p->nck++] = copy;
+    return 0;
+}
+
+struct replay {
+    struct persist *p;
+    struct tree *t;
+    uint64_t *maxgen;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+static int replay_one(void *opaque, enum journal_rec type, const char *path, size_t pathlen,
+                      const void *rec, size_t reclen)
+{
+    struct replay *rp = opaque;
+    int r;
+
+    if (pathlen == 0 || path[0] != '/' || pathlen > HVS_PATH_MAX)
+        return -EIO;
+    if (type == JREC_PUT) {
+        MDB_val k = {.mv_size = pathlen, .mv_data = (void *)path};
+        MDB_val v = {.mv_size = reclen, .mv_data = (void *)rec};
+        r = apply_put(rp->t, &k, &v, rp->maxgen, rp->err, rp->errlen, rp->p->path);
+        if (r < 0) {
+            rp->failed = r;
+            return r;
+        }
+    } else {
+        struct node *n = tree_get(rp->t, path, pathlen);
+        if (n && n->parent)
+            tree_remove(rp->t, n, NULL, NULL);
+    }
+    r = ck_add(rp->p, path, pathlen);
+    if (r < 0)
+        rp->failed = r;
+    return r;
+}
+
 int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err, size_t errlen)
 {
     MDB_txn *txn;
@@ -182,7 +270,7 @@ int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err,
         return mdb_errno(rc);
     }
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-        r = load_one(t, &k, &v, maxgen, err, errlen, p->path);
+        r = apply_put(t, &k, &v, maxgen, err, errlen, p->path);
         if (r < 0)
             break;
     }
@@ -194,6 +282,15 @@ int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err,
         snprintf(err, errlen, "out of memory loading %s", p->path);
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
+    if (r == 0) {
+        struct replay rp = {.p = p, .t = t, .maxgen = maxgen, .err = err, .errlen = errlen};
+        r = journal_replay(p->j, replay_one, &rp, err, errlen);
+        if (r == 0 && rp.failed)
+            r = rp.failed;
+        /* Fold what was replayed into LMDB now, so the journal starts empty. */
+        if (r == 0 && p->nck)
+            r = checkpoint(p, t, err, errlen);
+    }
     /* Children generations are not stored: newer than anything loaded. */
     ++*maxgen;
     return r;
@@ -221,19 +318,20 @@ static int put(struct persist *p, MDB_txn *txn, const struct node *n)
     return rc;
 }
 
-int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
-                   size_t errlen)
+/* The nodes changed since the last checkpoint into LMDB, then an empty
+ * journal. */
+static int checkpoint(struct persist *p, struct tree *t, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(p->env, NULL, 0, &txn);
 
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        size_t len = strlen(paths[i]);
-        struct node *node = tree_get(t, paths[i], len);
+    for (size_t i = 0; rc == 0 && i < p->nck; i++) {
+        size_t len = strlen(p->ck[i]);
+        struct node *node = tree_get(t, p->ck[i], len);
         if (node) {
             rc = put(p, txn, node);
         } else {
-            MDB_val k = {.mv_size = len, .mv_data = paths[i]};
+            MDB_val k = {.mv_size = len, .mv_data = p->ck[i]};
             rc = mdb_del(txn, p->dbi, &k, NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
@@ -241,11 +339,60 @@ int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, ch
     }
     if (rc == 0)
         rc = mdb_txn_commit(txn); /* fsync'd: LMDB's default durability */
-    else if (txn)
+    else
         mdb_txn_abort(txn);
     if (rc != 0) {
-        snprintf(err, errlen, "store file %s: writing changes: %s", p->path, mdb_strerror(rc));
+        snprintf(err, errlen, "store file %s: checkpoint: %s", p->path, mdb_strerror(rc));
         return mdb_errno(rc);
+    }
+    for (size_t i = 0; i < p->nck; i++)
+        free(p->ck[i]);
+    p->nck = 0;
+    return p->ck_lost ? 0 : journal_reset(p->j, err, errlen);
+}
+
+int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
+                   size_t errlen)
+{
+    struct jbuf b = {0};
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        size_t len = strlen(paths[i]);
+        struct node *node = tree_get(t, paths[i], len);
+        if (node) {
+            char head[HEAD_SIZE + PERMS_MAX * 8];
+            uint32_t version = RECORD_VERSION, np = node->nperms;
+            memcpy(head, &version, 4);
+            memcpy(head + 4, &np, 4);
+            memcpy(head + 8, &node->gen, 8);
+            memcpy(head + HEAD_SIZE, node->perms, np * 8ull);
+            r = jbuf_add(&b, JREC_PUT, paths[i], len, head, HEAD_SIZE + np * 8ull, node->value,
+                         node->vlen);
+        } else {
+            r = jbuf_add(&b, JREC_DEL, paths[i], len, NULL, 0, NULL, 0);
+        }
+    }
+    if (r < 0) {
+        jbuf_free(&b);
+        snprintf(err, errlen, "store file %s: %s", p->path, strerror(-r));
+        return r;
+    }
+    r = journal_append(p->j, &b, err, errlen);
+    jbuf_free(&b);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if (ck_add(p, paths[i], strlen(paths[i])) < 0) {
+            /* Durable in the journal; a checkpoint would miss it, so the
+             * journal is kept from now on (replayed at the next open). */
+            p->ck_lost = true;
+            return 0;
+        }
+    if (journal_size(p->j) >= JOURNAL_CHECKPOINT) {
+        char cerr[256];
+        /* Durable already; a failed checkpoint is retried next time. */
+        (void)checkpoint(p, t, cerr, sizeof(cerr));
     }
     return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The durable copy of the tree: one LMDB record per node, keyed by its
- * path. LMDB gives atomic, fsync'd commits and a file that always opens
- * cleanly after a crash; the tree itself is served from memory.
+ * path, behind a write-ahead journal (journal.h) that makes each group
+ * commit cost one disk flush. LMDB gives atomic, fsync'd checkpoints and a
+ * file that always opens cleanly after a crash; the tree itself is served
+ * from memory.
  */
 #ifndef LIBHVSTORE_PERSIST_H
 #define LIBHVSTORE_PERSIST_H
@@ -17,11 +19,12 @@ struct persist;
 /* Opens (creating) the file and takes an exclusive lock on it: -EBUSY if
  * another process has it. */
 int persist_open(struct persist **out, const char *path, char *err, size_t errlen);
-void persist_close(struct persist *p);
+/* Checkpoints (when t is given) and closes. */
+void persist_close(struct persist *p, struct tree *t);
 /* Builds the tree from the file; *maxgen: the highest generation seen. */
 int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err, size_t errlen);
-/* One durable transaction: each path is written from the tree, or deleted
- * if the tree no longer has it. */
+/* One durable group commit (one journal frame, one fdatasync): each path is
+ * recorded from the tree, or as deleted if the tree no longer has it. */
 int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
                    size_t errlen);
 

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The journal in front of the LMDB file, through real files: a child
+ * process writes and dies without closing (as a SIGKILLed daemon would), so
+ * its writes live only in the journal; the parent then damages copies of
+ * the journal as a crash or a bad disk could and opens them.
+ *   - every whole frame is replayed; a torn last frame is dropped entirely,
+ *     and the file is cut back so later appends are not lost behind it;
+ *   - a frame whose CRC does not match is dropped with what follows;
+ *   - a crash after a checkpoint but before the journal is emptied replays
+ *     the journal over data that has it already: same state (records carry
+ *     whole nodes and deletions, in order);
+ *   - a transaction is one frame: all of it or none of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "hv/hvstore.h"
+
+#define KEYS 20
+
+static char dir[64];
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ssize_t n;
+
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+/* A child writes /k/0.. /k/<KEYS-1> one by one (a frame each), writes and
+ * removes /gone, then commits a transaction of two nodes (one frame), and
+ * exits without hvs_close. */
+static void crashed_writer(const char *file)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char uri[200], key[32], val[32];
+        hvs_t *h;
+        hvs_tx_t tx;
+        snprintf(uri, sizeof(uri), "file:%s", file);
+        if (hvs_open(&h, uri, NULL) < 0)
+            _exit(2);
+        for (int i = 0; i < KEYS; i++) {
+            snprintf(key, sizeof(key), "/k/%d", i);
+            snprintf(val, sizeof(val), "value-%d", i);
+            if (hvs_write(h, HVS_TX_NONE, key, val, strlen(val)) < 0)
+                _exit(3);
+        }
+        if (hvs_write(h, HVS_TX_NONE, "/gone", "soon", 4) < 0 ||
+            hvs_rm(h, HVS_TX_NONE, "/gone") < 0)
+            _exit(5);
+        if (hvs_tx_begin(h, &tx) < 0 || hvs_write(h, tx, "/t/a", "A", 1) < 0 ||
+            hvs_write(h, tx, "/t/b", "B", 1) < 0 || hvs_tx_commit(h, tx) < 0)
+            _exit(4);
+        _exit(0); /* no close: nothing checkpointed into LMDB */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Copies the crashed store to <name>.mdb and returns its journal path. */
+static void clone_store(const char *src, const char *name, char *dst, size_t len, char *journal,
+                        size_t jlen)
+{
+    char from[200];
+
+    path_in(dst, len, name);
+    snprintf(journal, jlen, "%s-journal", dst);
+    copy_file(src, dst);
+    snprintf(from, sizeof(from), "%s-journal", src);
+    copy_file(from, journal);
+}
+
+static int present(hvs_t *h, const char *path, const char *want)
+{
+    char *v = NULL;
+    int r = hvs_read(h, HVS_TX_NONE, path, &v, NULL);
+
+    if (r == -ENOENT)
+        return 0;
+    assert_int_equal(r, 0);
+    if (want)
+        assert_string_equal(v, want);
+    free(v);
+    return 1;
+}
+
+static int count_keys(hvs_t *h)
+{
+    char key[32], val[32];
+    int n = 0;
+
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof(key), "/k/%d", i);
+        snprintf(val, sizeof(val), "value-%d", i);
+        if (!present(h, key, val))
+            break;
+        n++;
+    }
+    return n;
+}
+
+static hvs_t *open_file(const char *file)
+{
+    char uri[200];
+    hvs_t *h;
+
+    snprintf(uri, sizeof(uri), "file:%s", file);
+    int r = hvs_open(&h, uri, NULL);
+    if (r < 0)
+        fail_msg("hvs_open(%s): %d %s", uri, r, hvs_open_error());
+    return h;
+}
+
+static char crashed[160];
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/hvs-journal-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    path_in(crashed, sizeof(crashed), "crashed.mdb");
+    crashed_writer(crashed);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_whole_journal_replays(void **state)
+{
+    char file[160], journal[160];
+
+    (void)state;
+    clone_store(crashed, "whole.mdb", file, sizeof(file), journal, sizeof(journal));
+    assert_true(file_size(journal) > 0);
+    hvs_t *h = open_file(file);
+    assert_int_equal(count_keys(h), KEYS);
+    assert_true(present(h, "/t/a", "A") && present(h, "/t/b", "B"));
+    hvs_close(h);
+    /* Checkpointed at open: the journal is empty and the data stays. */
+    assert_int_equal(file_size(journal), 0);
+    h = open_file(file);
+    assert_int_equal(count_keys(h), KEYS);
+    hvs_close(h);
+}
+
+static void test_torn_tail_drops_one_frame(void **state)
+{
+    char file[160], journal[160];
+
+    (void)state;
+    /* Cut inside the last frame (the transaction) at several points. */
+    for (off_t cut = 1; cut < 40; cut += 7) {
+        clone_store(crashed, "torn.mdb", file, sizeof(file), journal, sizeof(journal));
+        assert_int_equal(truncate(journal, file_size(journal) - cut), 0);
+        hvs_t *h = open_file(file);
+        assert_int_equal(count_keys(h), KEYS);
+        /* The transaction's frame is gone entirely: neither node. */
+        assert_int_equal(present(h, "/t/a", NULL), 0);
+        assert_int_equal(present(h, "/t/b", NULL), 0);
+        /* New writes after the cut survive the next open. */
+        assert_int_equal(hvs_write(h, HVS_TX_NONE, "/after", "x", 1), 0);
+        hvs_close(h);
+        h = open_file(file);
+        assert_int_equal(present(h, "/after", "x"), 1);
+        hvs_close(h);
+    }
+}
+
+static void test_bad_crc_drops_the_rest(void **state)
+{
+    char file[160], journal[160];
+
+    (void)state;
+    clone_store(crashed, "crc.mdb", file, sizeof(file), journal, sizeof(journal));
+    /* Flip a byte in the middle of the journal: the frame holding it and
+     * every later one are dropped, the earlier ones are kept. */
+    off_t mid = file_size(journal) / 2;
+    int fd = open(journal, O_RDWR);
+    unsigned char b;
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, mid), 1);
+    b ^= 0x5a;
+    assert_int_equal(pwrite(fd, &b, 1, mid), 1);
+    close(fd);
+    hvs_t *h = open_file(file);
+    int n = count_keys(h);
+    assert_true(n > 0 && n < KEYS);
+    assert_int_equal(present(h, "/t/a", NULL), 0);
+    hvs_close(h);
+}
+
+static void test_replay_twice_is_harmless(void **state)
+{
+    char file[160], journal[160], saved[170];
+
+    (void)state;
+    clone_store(crashed, "twice.mdb", file, sizeof(file), journal, sizeof(journal));
+    snprintf(saved, sizeof(saved), "%s.saved", journal);
+    copy_file(journal, saved);
+    hvs_t *h = open_file(file);
+    assert_int_equal(present(h, "/gone", NULL), 0);
+    hvs_close(h);
+    assert_int_equal(file_size(journal), 0);
+    /* A crash after the checkpoint reached LMDB but before the journal was
+     * emptied: the same journal is replayed over data that has it. */
+    copy_file(saved, journal);
+    h = open_file(file);
+    assert_int_equal(count_keys(h), KEYS);
+    assert_int_equal(present(h, "/gone", NULL), 0);
+    assert_true(present(h, "/t/a", "A") && present(h, "/t/b", "B"));
+    hvs_close(h);
+}
+
+/* A child opens the store, writes one node and dies without closing. */
+static void crashed_append(const char *file, const char *key)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char uri[200];
+        hvs_t *h;
+        snprintf(uri, sizeof(uri), "file:%s", file);
+        if (hvs_open(&h, uri, NULL) < 0 || hvs_write(h, HVS_TX_NONE, key, "x", 1) < 0)
+            _exit(2);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A journal holding nothing but a torn frame: the next process must cut it
+ * before appending, or its acknowledged writes would sit behind garbage
+ * and be lost at the following open. */
+static void test_torn_only_frame_is_cut_before_appending(void **state)
+{
+    char file[160], journal[200];
+
+    (void)state;
+    path_in(file, sizeof(file), "single.mdb");
+    snprintf(journal, sizeof(journal), "%s-journal", file);
+    crashed_append(file, "/first");
+    assert_true(file_size(journal) > 8);
+    assert_int_equal(truncate(journal, file_size(journal) - 3), 0);
+    crashed_append(file, "/second");
+    hvs_t *h = open_file(file);
+    assert_int_equal(present(h, "/first", NULL), 0);
+    assert_int_equal(present(h, "/second", "x"), 1);
+    hvs_close(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_whole_journal_replays),
+        cmocka_unit_test(test_torn_tail_drops_one_frame),
+        cmocka_unit_test(test_bad_crc_drops_the_rest),
+        cmocka_unit_test(test_replay_twice_is_harmless),
+        cmocka_unit_test(test_torn_only_frame_is_cut_before_appending),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
