@@ -348,20 +348,20 @@ static int sync_locked(struct store *st, char *err, size_t errlen)
     if (!st->persist || st->ndirty == 0)
         return 0;
     r = persist_commit(st->persist, &st->tree, st->dirty, st->ndirty, err, errlen);
+    if (r < 0) {
+        /* The file keeps its last good state; the list is kept, so the
+         * next sync writes these changes too. */
+        slog(st, HVS_LOG_ERROR, "%s", err);
+        return r;
+    }
     for (size_t i = 0; i < st->ndirty; i++) {
-        if (r == 0) {
-            struct node *n = tree_get(&st->tree, st->dirty[i], strlen(st->dirty[i]));
-            if (n)
-                n->dirty = false;
-        }
+        struct node *n = tree_get(&st->tree, st->dirty[i], strlen(st->dirty[i]));
+        if (n)
+            n->dirty = false;
         free(st->dirty[i]);
     }
-    /* On failure the changes stay in memory and the file keeps its last
-     * good state; the paths are marked again by their next change. */
-    if (r < 0)
-        slog(st, HVS_LOG_ERROR, "%s", err);
     st->ndirty = 0;
-    return r;
+    return 0;
 }
 
 int store_sync(struct store *st, char *err, size_t errlen)
