@@ -560,7 +560,8 @@ static int apply(struct session *s, struct txn *t)
         if (r < 0)
             return r;
     }
-    qsort(t->all, t->n, sizeof(*t->all), by_len);
+    if (t->n)
+        qsort(t->all, t->n, sizeof(*t->all), by_len);
     for (size_t i = 0; i < t->n; i++) {
         struct txent *e = t->all[i];
         struct node *n = tree_get(&st->tree, e->path, e->len);

@@ -183,9 +183,13 @@ typedef void (*hvs_watch_fn)(void *opaque, const char *path, const char *token);
 
 /*
  * Fires once as soon as it is set, then on every change at the path or
- * below it down to `depth` levels (0: the node itself; HVS_DEPTH_ANY).
- * Changes made in a transaction fire when it commits. (path, token) pairs
- * are unique per handle (-EEXIST).
+ * below it down to `depth` levels (0: the node itself; HVS_DEPTH_ANY;
+ * anything below -1 is -EINVAL). One write fires once per watch, with the
+ * written path, even when it creates missing parents (a watch whose depth
+ * stops above the written node sees the deepest created node within its
+ * reach). Removing a node also fires the watches set below it. Changes made
+ * in a transaction fire when it commits. A domain only gets events for
+ * nodes it may read. (path, token) pairs are unique per handle (-EEXIST).
  */
 HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int depth,
                          hvs_watch_fn fn, void *opaque);
@@ -200,6 +204,8 @@ HVS_EXPORT int hvs_wait(hvs_t *h, int timeout_ms);
 
 /* ---- Transactions -------------------------------------------------------- */
 
+/* Transaction ids belong to the handle that began them: any other id, or
+ * one already ended, is -ENOENT. */
 HVS_EXPORT int hvs_tx_begin(hvs_t *h, hvs_tx_t *tx);
 /*
  * -EAGAIN if a node the transaction read, listed or wrote changed since it
@@ -211,9 +217,15 @@ HVS_EXPORT int hvs_tx_abort(hvs_t *h, hvs_tx_t tx);
 
 /* ---- Domains ------------------------------------------------------------- */
 
-/* dom0 only. Fires @introduceDomain; -EEXIST if already introduced. */
+/*
+ * dom0 only (-EACCES otherwise); domids 1..32751. Creates /local/domain/<domid>
+ * owned by the domain ("n<domid>") if missing; fires @introduceDomain;
+ * -EEXIST if already introduced. Introductions last as long as the engine
+ * (they are not stored): a restarted daemon needs them again.
+ */
 HVS_EXPORT int hvs_domain_introduce(hvs_t *h, uint32_t domid);
-/* dom0 only. Removes /local/domain/<domid>, fires @releaseDomain. */
+/* dom0 only. Removes /local/domain/<domid>, fires @releaseDomain; -ENOENT
+ * if the domain is not introduced. */
 HVS_EXPORT int hvs_domain_release(hvs_t *h, uint32_t domid);
 /* 1 if introduced, 0 if not. */
 HVS_EXPORT int hvs_domain_introduced(hvs_t *h, uint32_t domid);
