@@ -25,24 +25,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "errslot.h"
 #include "proto.h"
 
-#define ERR_LEN 512
-/* Threads that failed on one connection and may still ask for their
- * message; beyond this the oldest slot is reused. */
-#define ERR_SLOTS 32
 /* Reads per client_events_take: a flooding daemon cannot hold the caller
  * for ever, and level-triggered epoll reports what is left. */
 #define TAKE_READS 64
 /* DIRECTORY_PART restarts before giving up on a directory that keeps
  * changing under us. */
 #define DIR_RESTARTS 100
-
-struct err_slot {
-    bool used;
-    pthread_t tid;
-    char msg[ERR_LEN];
-};
 
 struct client {
     pthread_mutex_t lock; /* the socket, rx, req ids and the event queue */
@@ -55,9 +46,7 @@ struct client {
     size_t rxlen;
     unsigned char rx[XS_HEADER_SIZE + HVS_PAYLOAD_MAX];
 
-    pthread_mutex_t err_lock;
-    unsigned err_next;
-    struct err_slot errs[ERR_SLOTS];
+    struct errslots errs;
 };
 
 /* A reply, NUL-terminated after len bytes for the string parsers. */
@@ -79,48 +68,20 @@ struct req {
 
 /* ---- Errors ---------------------------------------------------------------- */
 
-static struct err_slot *err_slot(struct client *c, bool create)
-{
-    pthread_t self = pthread_self();
-
-    for (unsigned i = 0; i < ERR_SLOTS; i++)
-        if (c->errs[i].used && pthread_equal(c->errs[i].tid, self))
-            return &c->errs[i];
-    if (!create)
-        return NULL;
-    struct err_slot *s = &c->errs[c->err_next];
-    c->err_next = (c->err_next + 1) % ERR_SLOTS;
-    s->used = true;
-    s->tid = self;
-    return s;
-}
-
 __attribute__((format(printf, 3, 4))) static int fail(struct client *c, int err, const char *fmt,
                                                       ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&c->err_lock);
-    struct err_slot *s = err_slot(c, true);
     va_start(ap, fmt);
-    vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
+    errslots_vset(&c->errs, fmt, ap);
     va_end(ap);
-    pthread_mutex_unlock(&c->err_lock);
     return err;
 }
 
 const char *client_error(struct client *c)
 {
-    const char *msg = "";
-
-    if (!c)
-        return msg;
-    pthread_mutex_lock(&c->err_lock);
-    struct err_slot *s = err_slot(c, false);
-    if (s)
-        msg = s->msg;
-    pthread_mutex_unlock(&c->err_lock);
-    return msg;
+    return c ? errslots_get(&c->errs) : "";
 }
 
 /* ---- Events ------------------------------------------------------------------ */
@@ -429,7 +390,7 @@ int client_connect(struct client **out, const char *socket_path, char *err, size
     c->fd = c->epfd = c->evfd = -1;
     c->next_req = 1;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->err_lock, NULL);
+    errslots_init(&c->errs);
 
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
@@ -479,7 +440,7 @@ void client_close(struct client *c)
         close(c->evfd);
     events_free(c->ev_head);
     pthread_mutex_destroy(&c->lock);
-    pthread_mutex_destroy(&c->err_lock);
+    errslots_free(&c->errs);
     free(c->sock_path);
     free(c);
 }

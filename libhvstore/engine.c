@@ -32,45 +32,21 @@ void slog(struct store *st, hvs_log_level_t level, const char *fmt, ...)
     st->log(st->log_opaque, level, msg);
 }
 
-static struct err_slot *err_slot(struct session *s, bool create)
-{
-    pthread_t self = pthread_self();
-
-    for (struct err_slot *e = s->errs; e; e = e->next)
-        if (pthread_equal(e->thread, self))
-            return e;
-    if (!create)
-        return NULL;
-    struct err_slot *e = calloc(1, sizeof(*e));
-    if (e) {
-        e->thread = self;
-        e->next = s->errs;
-        s->errs = e;
-    }
-    return e;
-}
-
 int serr(struct session *s, int e, const char *fmt, ...)
 {
-    struct err_slot *slot = err_slot(s, true);
     va_list ap;
 
-    if (slot) {
-        va_start(ap, fmt);
-        vsnprintf(slot->msg, sizeof(slot->msg), fmt, ap);
-        va_end(ap);
-        slog(s->st, HVS_LOG_DEBUG, "domain %u: %s", s->domid, slot->msg);
-    }
+    va_start(ap, fmt);
+    errslots_vset(&s->errs, fmt, ap);
+    va_end(ap);
+    if (s->st->log && s->st->log_level >= HVS_LOG_DEBUG)
+        slog(s->st, HVS_LOG_DEBUG, "domain %u: %s", s->domid, errslots_get(&s->errs));
     return e;
 }
 
 const char *session_error(struct session *s)
 {
-    pthread_mutex_lock(&s->st->lock);
-    struct err_slot *e = err_slot(s, false);
-    pthread_mutex_unlock(&s->st->lock);
-    /* The slot lives as long as the session and only this thread writes it. */
-    return e ? e->msg : "";
+    return errslots_get(&s->errs);
 }
 
 /* ---- Accounting and quotas ----------------------------------------------- */
@@ -408,6 +384,7 @@ struct session *session_new(struct store *st, uint32_t domid, session_notify_fn 
     s->domid = domid;
     s->notify = notify;
     s->opaque = opaque;
+    errslots_init(&s->errs);
     pthread_mutex_lock(&st->lock);
     s->next = st->sessions;
     if (st->sessions)
@@ -433,11 +410,7 @@ void session_free(struct session *s)
         s->next->prev = s->prev;
     pthread_mutex_unlock(&st->lock);
     store_events_free(s->evhead);
-    while (s->errs) {
-        struct err_slot *e = s->errs;
-        s->errs = e->next;
-        free(e);
-    }
+    errslots_free(&s->errs);
     free(s);
 }
 
@@ -547,9 +520,24 @@ static int prologue(struct session *s, uint32_t tx, const char *in, char *path, 
     pthread_mutex_unlock(&s->st->lock);                                        \
     return r;
 
+
 static int denied(struct session *s, const char *what, const char *path)
 {
     return serr(s, -EACCES, "domain %u may not %s %s", s->domid, what, path);
+}
+
+/* The node at path if it exists and the session may `want` it. */
+static int lookup(struct session *s, const char *path, size_t len, unsigned want,
+                  const char *what, struct node **out)
+{
+    struct node *n = tree_get(&s->st->tree, path, len);
+
+    if (!n)
+        return serr(s, -ENOENT, "%s does not exist", path);
+    if (want && !perms_allow(n->perms, n->nperms, s->domid, want))
+        return denied(s, what, path);
+    *out = n;
+    return 0;
 }
 
 int store_read(struct session *s, uint32_t tx, const char *in, char **value, size_t *vlen)
@@ -559,15 +547,10 @@ int store_read(struct session *s, uint32_t tx, const char *in, char **value, siz
         r = txn_read(s, t, path, value, vlen);
         goto out;
     }
-    struct node *n = tree_get(&s->st->tree, path, len);
-    if (!n) {
-        r = serr(s, -ENOENT, "%s does not exist", path);
+    struct node *n = NULL;
+    r = lookup(s, path, len, HVS_PERM_READ, "read", &n);
+    if (r < 0)
         goto out;
-    }
-    if (!perms_allow(n->perms, n->nperms, s->domid, HVS_PERM_READ)) {
-        r = denied(s, "read", path);
-        goto out;
-    }
     *value = malloc(n->vlen + 1);
     if (!*value) {
         r = serr(s, -ENOMEM, "out of memory reading %s", path);
@@ -655,15 +638,10 @@ int store_rm(struct session *s, uint32_t tx, const char *in)
         r = txn_rm(s, t, path);
         goto out;
     }
-    struct node *n = tree_get(&s->st->tree, path, len);
-    if (!n) {
-        r = serr(s, -ENOENT, "%s does not exist", path);
+    struct node *n = NULL;
+    r = lookup(s, path, len, HVS_PERM_WRITE, "remove", &n);
+    if (r < 0)
         goto out;
-    }
-    if (!perms_allow(n->perms, n->nperms, s->domid, HVS_PERM_WRITE)) {
-        r = denied(s, "remove", path);
-        goto out;
-    }
     if (!n->parent) {
         r = serr(s, -EINVAL, "the root node cannot be removed");
         goto out;
@@ -681,15 +659,10 @@ int store_directory(struct session *s, uint32_t tx, const char *in, char **buf, 
         r = txn_directory(s, t, path, buf, blen, gen);
         goto out;
     }
-    struct node *n = tree_get(&s->st->tree, path, len);
-    if (!n) {
-        r = serr(s, -ENOENT, "%s does not exist", path);
+    struct node *n = NULL;
+    r = lookup(s, path, len, HVS_PERM_READ, "list", &n);
+    if (r < 0)
         goto out;
-    }
-    if (!perms_allow(n->perms, n->nperms, s->domid, HVS_PERM_READ)) {
-        r = denied(s, "list", path);
-        goto out;
-    }
     r = node_list(n, buf, blen);
     if (r < 0)
         r = serr(s, r, "out of memory listing %s", path);
@@ -705,15 +678,10 @@ int store_perms_get(struct session *s, uint32_t tx, const char *in, hvs_perm_t *
         r = txn_perms_get(s, t, path, perms);
         goto out;
     }
-    struct node *n = tree_get(&s->st->tree, path, len);
-    if (!n) {
-        r = serr(s, -ENOENT, "%s does not exist", path);
+    struct node *n = NULL;
+    r = lookup(s, path, len, HVS_PERM_READ, "read the permissions of", &n);
+    if (r < 0)
         goto out;
-    }
-    if (!perms_allow(n->perms, n->nperms, s->domid, HVS_PERM_READ)) {
-        r = denied(s, "read the permissions of", path);
-        goto out;
-    }
     *perms = malloc(n->nperms * sizeof(**perms));
     if (!*perms) {
         r = serr(s, -ENOMEM, "out of memory");
@@ -739,11 +707,10 @@ int store_perms_set(struct session *s, uint32_t tx, const char *in, const hvs_pe
         r = txn_perms_set(s, t, path, perms, count);
         goto out;
     }
-    struct node *n = tree_get(&s->st->tree, path, len);
-    if (!n) {
-        r = serr(s, -ENOENT, "%s does not exist", path);
+    struct node *n = NULL;
+    r = lookup(s, path, len, 0, NULL, &n);
+    if (r < 0)
         goto out;
-    }
     if (s->domid != HVS_DOM0 && n->perms[0].domid != s->domid) {
         r = serr(s, -EACCES, "domain %u may not change the permissions of %s: owner is domain %u",
                  s->domid, path, n->perms[0].domid);

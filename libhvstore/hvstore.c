@@ -23,6 +23,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "errslot.h"
 
 struct engine_ref {
     char *key;
@@ -43,56 +44,27 @@ struct watch_reg {
     struct watch_reg *next;
 };
 
-struct err_slot {
-    pthread_t thread;
-    char msg[512];
-    struct err_slot *next;
-};
-
 struct hvs {
     struct engine_ref *eng; /* embedded */
     struct session *s;
     int evfd;
     struct client *c; /* unix: */
     uint32_t domid;   /* the domain a unix: handle acts for */
-    pthread_mutex_t lock; /* watch registrations and error slots */
+    pthread_mutex_t lock; /* watch registrations */
     struct watch_reg *regs;
-    struct err_slot *errs;
+    struct errslots errs;
 };
 
 /* ---- Errors -------------------------------------------------------------- */
-
-static struct err_slot *slot(hvs_t *h, bool create)
-{
-    pthread_t self = pthread_self();
-
-    for (struct err_slot *e = h->errs; e; e = e->next)
-        if (pthread_equal(e->thread, self))
-            return e;
-    if (!create)
-        return NULL;
-    struct err_slot *e = calloc(1, sizeof(*e));
-    if (e) {
-        e->thread = self;
-        e->next = h->errs;
-        h->errs = e;
-    }
-    return e;
-}
 
 static int herr(hvs_t *h, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int herr(hvs_t *h, int err, const char *fmt, ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&h->lock);
-    struct err_slot *e = slot(h, true);
-    if (e) {
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&h->lock);
+    va_start(ap, fmt);
+    errslots_vset(&h->errs, fmt, ap);
+    va_end(ap);
     return err;
 }
 
@@ -106,12 +78,7 @@ static int done(hvs_t *h, int r)
 
 HVS_EXPORT const char *hvs_last_error(hvs_t *h)
 {
-    if (!h)
-        return "invalid handle (NULL)";
-    pthread_mutex_lock(&h->lock);
-    struct err_slot *e = slot(h, false);
-    pthread_mutex_unlock(&h->lock);
-    return e ? e->msg : "";
+    return h ? errslots_get(&h->errs) : "invalid handle (NULL)";
 }
 
 HVS_EXPORT const char *hvs_open_error(void)
@@ -269,6 +236,7 @@ HVS_EXPORT int hvs_open(hvs_t **out, const char *uri, const hvs_options_t *opts)
         return open_fail(-ENOMEM, "out of memory");
     h->evfd = -1;
     pthread_mutex_init(&h->lock, NULL);
+    errslots_init(&h->errs);
 
     if (strncmp(uri, "unix:", 5) == 0) {
         if (!uri[5]) {
@@ -341,11 +309,7 @@ HVS_EXPORT void hvs_close(hvs_t *h)
         free(w->token);
         free(w);
     }
-    while (h->errs) {
-        struct err_slot *e = h->errs;
-        h->errs = e->next;
-        free(e);
-    }
+    errslots_free(&h->errs);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -121,3 +121,14 @@ size_t path_parent_len(const char *path, size_t len)
     /* "/a" -> "/" (1); "/a/b" -> "/a" (2). */
     return len == 1 ? 1 : len - 1;
 }
+
+uint64_t path_hash(const char *path, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)path[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}

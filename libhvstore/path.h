@@ -30,4 +30,7 @@ bool path_is_at_or_below(const char *path, const char *base);
 /* Length of the parent's path ("/a/b" -> 2, "/a" -> 1); 0 for "/". */
 size_t path_parent_len(const char *path, size_t len);
 
+/* The hash of the tree's, the watches' and the transactions' tables. */
+uint64_t path_hash(const char *path, size_t len);
+
 #endif

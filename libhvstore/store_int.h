@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "engine.h"
+#include "errslot.h"
 #include "path.h"
 #include "perms.h"
 #include "persist.h"
@@ -33,18 +34,12 @@ struct watch {
 
 struct txn;
 
-struct err_slot {
-    pthread_t thread;
-    char msg[512];
-    struct err_slot *next;
-};
-
 struct session {
     struct store *st;
     uint32_t domid;
     session_notify_fn notify;
     void *opaque;
-    struct err_slot *errs;
+    struct errslots errs;
     struct watch *watches;
     struct txn *txs;
     struct store_event *evhead, *evtail;

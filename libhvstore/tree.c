@@ -3,18 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "path.h"
 #include "tree.h"
-
-static uint64_t hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static struct node *node_new(const char *path, size_t len)
 {
@@ -54,7 +44,7 @@ static int rehash(struct tree *t, size_t nb)
         struct node *n = t->buckets[i];
         while (n) {
             struct node *next = n->hnext;
-            size_t k = hash(n->path, n->pathlen) & (nb - 1);
+            size_t k = path_hash(n->path, n->pathlen) & (nb - 1);
             n->hnext = b[k];
             b[k] = n;
             n = next;
@@ -68,7 +58,7 @@ static int rehash(struct tree *t, size_t nb)
 
 static void hash_insert(struct tree *t, struct node *n)
 {
-    size_t k = hash(n->path, n->pathlen) & (t->nbuckets - 1);
+    size_t k = path_hash(n->path, n->pathlen) & (t->nbuckets - 1);
 
     n->hnext = t->buckets[k];
     t->buckets[k] = n;
@@ -77,7 +67,7 @@ static void hash_insert(struct tree *t, struct node *n)
 
 static void hash_unlink(struct tree *t, struct node *n)
 {
-    struct node **pp = &t->buckets[hash(n->path, n->pathlen) & (t->nbuckets - 1)];
+    struct node **pp = &t->buckets[path_hash(n->path, n->pathlen) & (t->nbuckets - 1)];
 
     while (*pp && *pp != n)
         pp = &(*pp)->hnext;
@@ -125,7 +115,7 @@ void tree_free(struct tree *t)
 
 struct node *tree_get(const struct tree *t, const char *path, size_t len)
 {
-    for (struct node *n = t->buckets[hash(path, len) & (t->nbuckets - 1)]; n; n = n->hnext)
+    for (struct node *n = t->buckets[path_hash(path, len) & (t->nbuckets - 1)]; n; n = n->hnext)
         if (n->pathlen == len && memcmp(n->path, path, len) == 0)
             return n;
     return NULL;
@@ -178,15 +168,24 @@ void tree_remove(struct tree *t, struct node *n, void (*fn)(void *, struct node 
     remove_rec(t, n, fn, opaque);
 }
 
-int node_set_value(struct node *n, const void *value, size_t len)
+char *value_dup(const void *value, size_t len)
 {
     char *v = malloc(len + 1);
 
+    if (v) {
+        if (len)
+            memcpy(v, value, len);
+        v[len] = '\0';
+    }
+    return v;
+}
+
+int node_set_value(struct node *n, const void *value, size_t len)
+{
+    char *v = value_dup(value, len);
+
     if (!v)
         return -ENOMEM;
-    if (len)
-        memcpy(v, value, len);
-    v[len] = '\0';
     free(n->value);
     n->value = v;
     n->vlen = (uint32_t)len;

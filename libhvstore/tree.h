@@ -45,6 +45,8 @@ struct node *tree_add(struct tree *t, struct node *parent, const char *path, siz
  * (children before parents). */
 void tree_remove(struct tree *t, struct node *n, void (*fn)(void *opaque, struct node *n),
                  void *opaque);
+/* A copy with a NUL after the len bytes (values double as strings). */
+char *value_dup(const void *value, size_t len);
 int node_set_value(struct node *n, const void *value, size_t len);
 int node_set_perms(struct node *n, const hvs_perm_t *perms, unsigned count);
 /* Names of the children, each NUL-terminated, concatenated (malloc'd). */

@@ -47,17 +47,6 @@ struct txn {
     size_t n, cap;
 };
 
-static uint64_t hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void ent_free(struct txent *e)
 {
     free(e->path);
@@ -77,7 +66,7 @@ static void txn_free(struct txn *t)
 
 static struct txent *ov_get(const struct txn *t, const char *path, size_t len)
 {
-    for (struct txent *e = t->buckets[hash(path, len) & (t->nbuckets - 1)]; e; e = e->hnext)
+    for (struct txent *e = t->buckets[path_hash(path, len) & (t->nbuckets - 1)]; e; e = e->hnext)
         if (e->len == len && memcmp(e->path, path, len) == 0)
             return e;
     return NULL;
@@ -92,7 +81,7 @@ static int ov_grow(struct txn *t)
         return -ENOMEM;
     for (size_t i = 0; i < t->n; i++) {
         struct txent *e = t->all[i];
-        size_t k = hash(e->path, e->len) & (nb - 1);
+        size_t k = path_hash(e->path, e->len) & (nb - 1);
         e->hnext = b[k];
         b[k] = e;
     }
@@ -173,7 +162,7 @@ static struct txent *ov_touch(struct session *s, struct txn *t, const char *path
     } else {
         e->seen = SEEN_ABSENT;
     }
-    size_t k = hash(path, len) & (t->nbuckets - 1);
+    size_t k = path_hash(path, len) & (t->nbuckets - 1);
     e->hnext = t->buckets[k];
     t->buckets[k] = e;
     t->all[t->n++] = e;
@@ -244,7 +233,10 @@ static int oom(struct session *s)
     return serr(s, -ENOMEM, "out of memory in a transaction");
 }
 
-int txn_read(struct session *s, struct txn *t, const char *path, char **value, size_t *len)
+/* The entry for a node the transaction reads (its generation is checked at
+ * commit): it must exist and the session may `want` it. */
+static int touch_read(struct session *s, struct txn *t, const char *path, unsigned want,
+                      const char *what, struct txent **out)
 {
     struct txent *e = ov_touch(s, t, path, strlen(path));
 
@@ -253,8 +245,19 @@ int txn_read(struct session *s, struct txn *t, const char *path, char **value, s
     e->read_value = true;
     if (!e->exists)
         return serr(s, -ENOENT, "%s does not exist", path);
-    if (!perms_allow(e->perms, e->nperms, s->domid, HVS_PERM_READ))
-        return serr(s, -EACCES, "domain %u may not read %s", s->domid, path);
+    if (want && !perms_allow(e->perms, e->nperms, s->domid, want))
+        return serr(s, -EACCES, "domain %u may not %s %s", s->domid, what, path);
+    *out = e;
+    return 0;
+}
+
+int txn_read(struct session *s, struct txn *t, const char *path, char **value, size_t *len)
+{
+    struct txent *e = NULL;
+    int r = touch_read(s, t, path, HVS_PERM_READ, "read", &e);
+
+    if (r < 0)
+        return r;
     *value = malloc(e->vlen + 1);
     if (!*value)
         return oom(s);
@@ -266,13 +269,10 @@ int txn_read(struct session *s, struct txn *t, const char *path, char **value, s
 
 static int set_value(struct txent *e, const void *value, size_t len)
 {
-    char *v = malloc(len + 1);
+    char *v = value_dup(value, len);
 
     if (!v)
         return -ENOMEM;
-    if (len)
-        memcpy(v, value, len);
-    v[len] = '\0';
     free(e->value);
     e->value = v;
     e->vlen = (uint32_t)len;
@@ -356,15 +356,11 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
 int txn_rm(struct session *s, struct txn *t, const char *path)
 {
     size_t len = strlen(path);
-    struct txent *e = ov_touch(s, t, path, len);
+    struct txent *e = NULL;
+    int r = touch_read(s, t, path, HVS_PERM_WRITE, "remove", &e);
 
-    if (!e)
-        return oom(s);
-    e->read_value = true;
-    if (!e->exists)
-        return serr(s, -ENOENT, "%s does not exist", path);
-    if (!perms_allow(e->perms, e->nperms, s->domid, HVS_PERM_WRITE))
-        return serr(s, -EACCES, "domain %u may not remove %s", s->domid, path);
+    if (r < 0)
+        return r;
     if (len == 1)
         return serr(s, -EINVAL, "the root node cannot be removed");
     e->exists = false;
@@ -450,15 +446,11 @@ nomem:
 
 int txn_perms_get(struct session *s, struct txn *t, const char *path, hvs_perm_t **perms)
 {
-    struct txent *e = ov_touch(s, t, path, strlen(path));
+    struct txent *e = NULL;
+    int r = touch_read(s, t, path, HVS_PERM_READ, "read the permissions of", &e);
 
-    if (!e)
-        return oom(s);
-    e->read_value = true;
-    if (!e->exists)
-        return serr(s, -ENOENT, "%s does not exist", path);
-    if (!perms_allow(e->perms, e->nperms, s->domid, HVS_PERM_READ))
-        return serr(s, -EACCES, "domain %u may not read the permissions of %s", s->domid, path);
+    if (r < 0)
+        return r;
     *perms = malloc(e->nperms * sizeof(**perms));
     if (!*perms)
         return oom(s);
@@ -469,13 +461,11 @@ int txn_perms_get(struct session *s, struct txn *t, const char *path, hvs_perm_t
 int txn_perms_set(struct session *s, struct txn *t, const char *path, const hvs_perm_t *perms,
                   unsigned count)
 {
-    struct txent *e = ov_touch(s, t, path, strlen(path));
+    struct txent *e = NULL;
+    int r = touch_read(s, t, path, 0, NULL, &e);
 
-    if (!e)
-        return oom(s);
-    e->read_value = true;
-    if (!e->exists)
-        return serr(s, -ENOENT, "%s does not exist", path);
+    if (r < 0)
+        return r;
     if (s->domid != HVS_DOM0 && e->perms[0].domid != s->domid)
         return serr(s, -EACCES, "domain %u may not change the permissions of %s: owner is domain %u",
                     s->domid, path, e->perms[0].domid);

@@ -11,17 +11,6 @@
 
 #include "store_int.h"
 
-static uint64_t hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 int watches_init(struct store *st)
 {
     st->nwbuckets = 256;
@@ -52,7 +41,7 @@ static void rehash(struct store *st)
     for (size_t i = 0; i < st->nwbuckets; i++)
         for (struct watch *w = st->wbuckets[i], *next; w; w = next) {
             next = w->hnext;
-            size_t k = hash(w->path, strlen(w->path)) & (nb - 1);
+            size_t k = path_hash(w->path, strlen(w->path)) & (nb - 1);
             w->hnext = b[k];
             b[k] = w;
         }
@@ -91,7 +80,7 @@ void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, uns
     if (st->nwatches == 0)
         return;
     for (;;) {
-        size_t k = hash(path, l) & (st->nwbuckets - 1);
+        size_t k = path_hash(path, l) & (st->nwbuckets - 1);
         for (struct watch *w = st->wbuckets[k]; w; w = w->hnext) {
             if (strncmp(w->path, path, l) != 0 || w->path[l] != '\0')
                 continue;
@@ -131,16 +120,16 @@ void watch_fire_rm(struct store *st, const char *path, const hvs_perm_t *perms, 
 
 void watch_fire_special(struct store *st, const char *special)
 {
-    size_t k = hash(special, strlen(special)) & (st->nwbuckets - 1);
+    size_t k = path_hash(special, strlen(special)) & (st->nwbuckets - 1);
 
     for (struct watch *w = st->wbuckets[k]; w; w = w->hnext)
         if (strcmp(w->path, special) == 0)
             session_queue_event(w->s, special, w->token);
 }
 
-static void unlink_hash(struct store *st, struct watch *w)
+static void unlink_path_hash(struct store *st, struct watch *w)
 {
-    struct watch **pp = &st->wbuckets[hash(w->path, strlen(w->path)) & (st->nwbuckets - 1)];
+    struct watch **pp = &st->wbuckets[path_hash(w->path, strlen(w->path)) & (st->nwbuckets - 1)];
 
     while (*pp && *pp != w)
         pp = &(*pp)->hnext;
@@ -202,7 +191,7 @@ int store_watch(struct session *s, const char *in, const char *token, int depth)
     w->pdepth = path[0] == '/' ? path_depth(path) : 0;
     if (st->nwatches + 1 > st->nwbuckets * 2)
         rehash(st);
-    size_t k = hash(path, strlen(path)) & (st->nwbuckets - 1);
+    size_t k = path_hash(path, strlen(path)) & (st->nwbuckets - 1);
     w->hnext = st->wbuckets[k];
     st->wbuckets[k] = w;
     w->snext = s->watches;
@@ -235,7 +224,7 @@ int store_unwatch(struct session *s, const char *in, const char *token)
         struct watch *w = *pp;
         if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
             *pp = w->snext;
-            unlink_hash(s->st, w);
+            unlink_path_hash(s->st, w);
             watch_free(w);
             r = 0;
             break;
@@ -253,7 +242,7 @@ void session_watches_free(struct session *s)
     while (s->watches) {
         struct watch *w = s->watches;
         s->watches = w->snext;
-        unlink_hash(s->st, w);
+        unlink_path_hash(s->st, w);
         watch_free(w);
     }
 }
