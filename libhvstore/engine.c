@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "store_int.h"
 
 static const hvs_quota_t quota_defaults = {
@@ -255,6 +256,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
         return -ENOMEM;
     }
     pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->synced, NULL);
     st->log = o->log;
     st->log_opaque = o->log_opaque;
     st->log_level = o->log_level;
@@ -312,6 +314,7 @@ void store_close(struct store *st)
         }
     watches_free(st);
     tree_free(&st->tree);
+    pthread_cond_destroy(&st->synced);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -361,14 +364,79 @@ hvs_quota_t store_quota(struct store *st)
     return st->quota;
 }
 
+/* Puts paths whose flush failed back in the dirty list (and takes them). */
+static void redirty(struct store *st, char **paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct node *node = tree_get(&st->tree, paths[i], strlen(paths[i]));
+        if (node)
+            node->dirty = false;
+        mark_dirty(st, node, paths[i]);
+        free(paths[i]);
+    }
+    free(paths);
+}
+
+/*
+ * Leader/follower group commit: the first thread to need a flush takes every
+ * change made so far, writes it without the lock, and wakes the others;
+ * threads whose changes arrived meanwhile flush them all in the next round.
+ */
 int autosync(struct session *s)
 {
-    char err[256];
+    struct store *st = s->st;
 
-    if (!s->st->autosync)
+    if (!st->autosync || !st->persist)
         return 0;
-    int r = sync_locked(s->st, err, sizeof(err));
-    return r < 0 ? serr(s, r, "%s", err) : 0;
+    uint64_t mine = ++st->seq_applied;
+    while (st->seq_synced < mine) {
+        if (st->syncing) {
+            pthread_cond_wait(&st->synced, &st->lock);
+            continue;
+        }
+        st->syncing = true;
+        uint64_t from = st->seq_synced + 1, upto = st->seq_applied;
+        char **paths = st->dirty;
+        size_t n = st->ndirty;
+        st->dirty = NULL;
+        st->ndirty = st->capdirty = 0;
+        struct jbuf b = {0};
+        char err[256];
+        int r = persist_encode(st->persist, &st->tree, paths, n, &b, err, sizeof(err));
+        for (size_t i = 0; r == 0 && i < n; i++) {
+            struct node *node = tree_get(&st->tree, paths[i], strlen(paths[i]));
+            if (node)
+                node->dirty = false; /* a change from now on lists it again */
+        }
+        if (r == 0) {
+            pthread_mutex_unlock(&st->lock);
+            r = persist_write(st->persist, &b, err, sizeof(err));
+            pthread_mutex_lock(&st->lock);
+        }
+        jbuf_free(&b);
+        if (r == 0) {
+            persist_written(st->persist, &st->tree, paths, n);
+            for (size_t i = 0; i < n; i++)
+                free(paths[i]);
+            free(paths);
+            st->seq_synced = upto;
+        } else {
+            /* Kept for the next flush; this round's callers hear EIO. */
+            slog(st, HVS_LOG_ERROR, "%s", err);
+            redirty(st, paths, n);
+            st->fails[st->nfails % FAILS_KEPT].from = from;
+            st->fails[st->nfails % FAILS_KEPT].to = upto;
+            st->nfails++;
+            snprintf(st->fail_msg, sizeof(st->fail_msg), "%s", err);
+            st->seq_synced = upto;
+        }
+        st->syncing = false;
+        pthread_cond_broadcast(&st->synced);
+    }
+    for (unsigned i = 0; i < FAILS_KEPT && i < st->nfails; i++)
+        if (st->fails[i].from <= mine && mine <= st->fails[i].to)
+            return serr(s, -EIO, "the change was not written to disk: %s", st->fail_msg);
+    return 0;
 }
 
 /* ---- Sessions ------------------------------------------------------------ */

@@ -351,10 +351,9 @@ static int checkpoint(struct persist *p, struct tree *t, char *err, size_t errle
     return p->ck_lost ? 0 : journal_reset(p->j, err, errlen);
 }
 
-int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
-                   size_t errlen)
+int persist_encode(struct persist *p, struct tree *t, char **paths, size_t n, struct jbuf *b,
+                   char *err, size_t errlen)
 {
-    struct jbuf b = {0};
     int r = 0;
 
     for (size_t i = 0; r == 0 && i < n; i++) {
@@ -367,32 +366,51 @@ int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, ch
             memcpy(head + 4, &np, 4);
             memcpy(head + 8, &node->gen, 8);
             memcpy(head + HEAD_SIZE, node->perms, np * 8ull);
-            r = jbuf_add(&b, JREC_PUT, paths[i], len, head, HEAD_SIZE + np * 8ull, node->value,
+            r = jbuf_add(b, JREC_PUT, paths[i], len, head, HEAD_SIZE + np * 8ull, node->value,
                          node->vlen);
         } else {
-            r = jbuf_add(&b, JREC_DEL, paths[i], len, NULL, 0, NULL, 0);
+            r = jbuf_add(b, JREC_DEL, paths[i], len, NULL, 0, NULL, 0);
         }
     }
     if (r < 0) {
-        jbuf_free(&b);
+        jbuf_free(b);
         snprintf(err, errlen, "store file %s: %s", p->path, strerror(-r));
-        return r;
     }
-    r = journal_append(p->j, &b, err, errlen);
-    jbuf_free(&b);
-    if (r < 0)
-        return r;
+    return r;
+}
+
+int persist_write(struct persist *p, const struct jbuf *b, char *err, size_t errlen)
+{
+    return journal_append(p->j, b, err, errlen);
+}
+
+void persist_written(struct persist *p, struct tree *t, char **paths, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         if (ck_add(p, paths[i], strlen(paths[i])) < 0) {
             /* Durable in the journal; a checkpoint would miss it, so the
              * journal is kept from now on (replayed at the next open). */
             p->ck_lost = true;
-            return 0;
+            return;
         }
     if (journal_size(p->j) >= JOURNAL_CHECKPOINT) {
         char cerr[256];
         /* Durable already; a failed checkpoint is retried next time. */
         (void)checkpoint(p, t, cerr, sizeof(cerr));
     }
-    return 0;
+}
+
+int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
+                   size_t errlen)
+{
+    struct jbuf b = {0};
+    int r = persist_encode(p, t, paths, n, &b, err, errlen);
+
+    if (r < 0)
+        return r;
+    r = persist_write(p, &b, err, errlen);
+    jbuf_free(&b);
+    if (r == 0)
+        persist_written(p, t, paths, n);
+    return r;
 }

@@ -28,4 +28,16 @@ int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err,
 int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, char *err,
                    size_t errlen);
 
+/*
+ * persist_commit in three steps, so that the engine's lock need not be held
+ * across the disk flush (group commit of an embedded engine's threads):
+ * encode (reads the tree: under the lock), write (the flush: one writer at
+ * a time, no lock), written (under the lock again).
+ */
+struct jbuf;
+int persist_encode(struct persist *p, struct tree *t, char **paths, size_t n, struct jbuf *b,
+                   char *err, size_t errlen);
+int persist_write(struct persist *p, const struct jbuf *b, char *err, size_t errlen);
+void persist_written(struct persist *p, struct tree *t, char **paths, size_t n);
+
 #endif

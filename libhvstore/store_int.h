@@ -20,6 +20,7 @@ struct dom_acct {
     struct dom_acct *next;
 };
 #define ACCT_BUCKETS 256
+#define FAILS_KEPT 32
 
 struct watch {
     struct session *s;
@@ -56,6 +57,18 @@ struct store {
     bool autosync;
     char **dirty; /* paths changed since the last sync */
     size_t ndirty, capdirty;
+    /* Group commit of an embedded engine's threads (autosync): changes are
+     * numbered; one thread at a time flushes all those made so far, without
+     * the lock, while the others wait for their number. */
+    uint64_t seq_applied, seq_synced;
+    /* The ranges of the last failed flushes, for waiters that wake late. */
+    struct {
+        uint64_t from, to;
+    } fails[FAILS_KEPT];
+    unsigned nfails;
+    char fail_msg[256];
+    bool syncing;
+    pthread_cond_t synced;
     struct dom_acct *acct[ACCT_BUCKETS];
     struct watch **wbuckets;
     size_t nwbuckets, nwatches;
@@ -124,7 +137,8 @@ int txn_perms_get(struct session *s, struct txn *t, const char *path, hvs_perm_t
 int txn_perms_set(struct session *s, struct txn *t, const char *path, const hvs_perm_t *perms,
                   unsigned count);
 
-/* Makes changes durable if the store syncs after each change. */
+/* Makes the session's changes durable before returning if the store syncs
+ * after each change (the lock held; it is released while waiting). */
 int autosync(struct session *s);
 
 #endif

@@ -10,10 +10,14 @@
  *   - a crash after a checkpoint but before the journal is emptied replays
  *     the journal over data that has it already: same state (records carry
  *     whole nodes and deletions, in order);
- *   - a transaction is one frame: all of it or none of it.
+ *   - a transaction is one frame: all of it or none of it;
+ *   - threads writing at once (their flushes grouped) lose no acknowledged
+ *     write when the process is killed.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +296,90 @@ static void test_torn_only_frame_is_cut_before_appending(void **state)
     hvs_close(h);
 }
 
+#define THREADS 8
+
+struct writer {
+    hvs_t *h;
+    int id;
+    int ackfd;
+};
+
+/* Writes /g/<id>/<n> until killed, reporting each acknowledged n. */
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    char key[64];
+
+    for (uint32_t n = 0;; n++) {
+        snprintf(key, sizeof(key), "/g/%d/%u", w->id, n);
+        if (hvs_write(w->h, HVS_TX_NONE, key, key, strlen(key)) < 0)
+            _exit(3);
+        uint32_t ack[2] = {(uint32_t)w->id, n};
+        if (write(w->ackfd, ack, sizeof(ack)) != (ssize_t)sizeof(ack))
+            _exit(4);
+    }
+    return NULL;
+}
+
+static void test_threads_killed_lose_nothing(void **state)
+{
+    char file[160];
+    int fds[2];
+
+    (void)state;
+    path_in(file, sizeof(file), "threads.mdb");
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char uri[200];
+        hvs_t *h;
+        struct writer w[THREADS];
+        pthread_t th[THREADS];
+        close(fds[0]);
+        snprintf(uri, sizeof(uri), "file:%s", file);
+        if (hvs_open(&h, uri, NULL) < 0)
+            _exit(2);
+        for (int i = 0; i < THREADS; i++) {
+            w[i] = (struct writer){.h = h, .id = i, .ackfd = fds[1]};
+            pthread_create(&th[i], NULL, writer_main, &w[i]);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(th[i], NULL);
+        _exit(0);
+    }
+    close(fds[1]);
+    /* The highest acknowledged n of each thread; acks of one thread come in
+     * order, so every n up to it was acknowledged too. */
+    int64_t acked[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        acked[i] = -1;
+    uint32_t ack[2];
+    for (int total = 0; total < 400; total++) {
+        assert_int_equal(read(fds[0], ack, sizeof(ack)), (ssize_t)sizeof(ack));
+        assert_true(ack[0] < THREADS);
+        acked[ack[0]] = ack[1];
+    }
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    /* Acks already in the pipe were acknowledged before the kill. */
+    while (read(fds[0], ack, sizeof(ack)) == (ssize_t)sizeof(ack))
+        acked[ack[0]] = ack[1];
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+
+    hvs_t *h = open_file(file);
+    char key[64];
+    for (int i = 0; i < THREADS; i++)
+        for (int64_t n = 0; n <= acked[i]; n++) {
+            snprintf(key, sizeof(key), "/g/%d/%u", i, (uint32_t)n);
+            if (!present(h, key, key))
+                fail_msg("acknowledged %s is lost", key);
+        }
+    hvs_close(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_bad_crc_drops_the_rest),
         cmocka_unit_test(test_replay_twice_is_harmless),
         cmocka_unit_test(test_torn_only_frame_is_cut_before_appending),
+        cmocka_unit_test(test_threads_killed_lose_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
