@@ -477,7 +477,7 @@ void session_free(struct session *s)
     if (s->next)
         s->next->prev = s->prev;
     pthread_mutex_unlock(&st->lock);
-    store_events_free(s->evhead);
+    session_events_free(s);
     errslots_free(&s->errs);
     free(s);
 }
@@ -500,55 +500,6 @@ int session_act_as(struct session *s, uint32_t domid)
 uint32_t session_domid(struct session *s)
 {
     return s->domid;
-}
-
-void session_queue_event(struct session *s, const char *path, const char *token)
-{
-    struct store_event *ev = malloc(sizeof(*ev));
-
-    if (!ev)
-        goto oom;
-    ev->next = NULL;
-    ev->path = strdup(path);
-    ev->token = strdup(token);
-    if (!ev->path || !ev->token) {
-        free(ev->path);
-        free(ev->token);
-        free(ev);
-        goto oom;
-    }
-    bool was_empty = !s->evhead;
-    if (s->evtail)
-        s->evtail->next = ev;
-    else
-        s->evhead = ev;
-    s->evtail = ev;
-    if (was_empty && s->notify)
-        s->notify(s->opaque);
-    return;
-oom:
-    slog(s->st, HVS_LOG_ERROR, "out of memory: watch event %s (%s) for domain %u lost", path,
-         token, s->domid);
-}
-
-struct store_event *session_events_take(struct session *s)
-{
-    pthread_mutex_lock(&s->st->lock);
-    struct store_event *ev = s->evhead;
-    s->evhead = s->evtail = NULL;
-    pthread_mutex_unlock(&s->st->lock);
-    return ev;
-}
-
-void store_events_free(struct store_event *ev)
-{
-    while (ev) {
-        struct store_event *next = ev->next;
-        free(ev->path);
-        free(ev->token);
-        free(ev);
-        ev = next;
-    }
 }
 
 /* ---- Operations ---------------------------------------------------------- */
@@ -594,6 +545,18 @@ static int denied(struct session *s, const char *what, const char *path)
     return serr(s, -EACCES, "domain %u may not %s %s", s->domid, what, path);
 }
 
+/* A missing node is -ENOENT only to a domain that may read the nearest
+ * node above it: others must not learn what exists where they cannot read
+ * (-EACCES, as xenstored). */
+static int missing(struct session *s, const char *path, size_t len)
+{
+    struct node *a = main_nearest(s->st, path, len);
+
+    if (!perms_allow(a->perms, a->nperms, s->domid, HVS_PERM_READ))
+        return denied(s, "read", path);
+    return serr(s, -ENOENT, "%s does not exist", path);
+}
+
 /* The node at path if it exists and the session may `want` it. */
 static int lookup(struct session *s, const char *path, size_t len, unsigned want,
                   const char *what, struct node **out)
@@ -601,7 +564,7 @@ static int lookup(struct session *s, const char *path, size_t len, unsigned want
     struct node *n = tree_get(&s->st->tree, path, len);
 
     if (!n)
-        return serr(s, -ENOENT, "%s does not exist", path);
+        return missing(s, path, len);
     if (want && !perms_allow(n->perms, n->nperms, s->domid, want))
         return denied(s, what, path);
     *out = n;
@@ -706,7 +669,17 @@ int store_rm(struct session *s, uint32_t tx, const char *in)
         r = txn_rm(s, t, path);
         goto out;
     }
-    struct node *n = NULL;
+    struct node *n = tree_get(&s->st->tree, path, len);
+    if (!n) {
+        /* As xenstored: removing what is already gone succeeds, if its
+         * parent exists and the domain may write it. */
+        struct node *p = tree_get(&s->st->tree, path, path_parent_len(path, len));
+        if (p && perms_allow(p->perms, p->nperms, s->domid, HVS_PERM_WRITE))
+            r = 0;
+        else
+            r = missing(s, path, len);
+        goto out;
+    }
     r = lookup(s, path, len, HVS_PERM_WRITE, "remove", &n);
     if (r < 0)
         goto out;

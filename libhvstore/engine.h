@@ -65,9 +65,19 @@ struct store_event {
     struct store_event *next;
     char *path;
     char *token;
+    struct store_event *hnext; /* the engine's own use */
 };
-/* Takes every queued event (NULL if none). */
+/*
+ * Takes the queued events, oldest first, at most `max` (0: all; NULL if
+ * none). Until taken, events coalesce: a change to a node whose event for
+ * the same watch is still queued adds nothing (the watcher reads the node's
+ * current state anyway), so a watcher that does not keep up costs memory
+ * bounded by the nodes it watches, not by the changes made.
+ */
+struct store_event *session_events_take_max(struct session *s, size_t max);
 struct store_event *session_events_take(struct session *s);
+/* True if events are queued. */
+bool session_events_pending(struct session *s);
 void store_events_free(struct store_event *ev);
 
 /* Operations: as the public API (hv/hvstore.h), on behalf of the session. */

@@ -36,9 +36,16 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct engine_ref *registry;
 static _Thread_local char open_err[512];
 
+/*
+ * A watch as the caller set it. The store sees it under a token of its own,
+ * "hvs<id>:<token>", so that each event reaches exactly its registration even
+ * when the caller gives two watches the same token.
+ */
 struct watch_reg {
     char *path;
     char *token;
+    char *wire_token;
+    uint64_t id;
     hvs_watch_fn fn;
     void *opaque;
     struct watch_reg *next;
@@ -52,10 +59,19 @@ struct hvs {
     uint32_t domid;   /* the domain a unix: handle acts for */
     pthread_mutex_t lock; /* watch registrations */
     struct watch_reg *regs;
+    uint64_t next_reg;
     struct errslots errs;
 };
 
-/* ---- Errors -------------------------------------------------------------- */
+static void reg_free(struct watch_reg *w)
+{
+    free(w->path);
+    free(w->token);
+    free(w->wire_token);
+    free(w);
+}
+/* ---- Errors ----
+---------------------------------------------------------- */
 
 static int herr(hvs_t *h, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int herr(hvs_t *h, int err, const char *fmt, ...)
@@ -305,9 +321,7 @@ HVS_EXPORT void hvs_close(hvs_t *h)
     while (h->regs) {
         struct watch_reg *w = h->regs;
         h->regs = w->next;
-        free(w->path);
-        free(w->token);
-        free(w);
+        reg_free(w);
     }
     errslots_free(&h->errs);
     pthread_mutex_destroy(&h->lock);
@@ -489,6 +503,18 @@ HVS_EXPORT int hvs_perms_set(hvs_t *h, hvs_tx_t tx, const char *path, const hvs_
 
 /* ---- Watches ------------------------------------------------------------- */
 
+
+static void reg_unlink(hvs_t *h, struct watch_reg *w)
+{
+    pthread_mutex_lock(&h->lock);
+    for (struct watch_reg **pp = &h->regs; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    pthread_mutex_unlock(&h->lock);
+}
+
 HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int depth,
                          hvs_watch_fn fn, void *opaque)
 {
@@ -496,31 +522,38 @@ HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int dept
     struct watch_reg *w = calloc(1, sizeof(*w));
     if (!w || !(w->path = strdup(path)) || !(w->token = strdup(token))) {
         if (w)
-            free(w->path);
-        free(w);
+            reg_free(w);
+        else
+            free(w);
         return herr(h, -ENOMEM, "out of memory");
     }
     w->fn = fn;
     w->opaque = opaque;
+    pthread_mutex_lock(&h->lock);
+    for (struct watch_reg *o = h->regs; o; o = o->next)
+        if (strcmp(o->path, path) == 0 && strcmp(o->token, token) == 0) {
+            pthread_mutex_unlock(&h->lock);
+            reg_free(w);
+            return herr(h, -EEXIST, "a watch on %s with token \"%s\" exists on this handle", path,
+                        token);
+        }
+    w->id = ++h->next_reg;
+    if (asprintf(&w->wire_token, "hvs%llu:%s", (unsigned long long)w->id, token) < 0) {
+        w->wire_token = NULL;
+        pthread_mutex_unlock(&h->lock);
+        reg_free(w);
+        return herr(h, -ENOMEM, "out of memory");
+    }
     /* Registered first: the initial event may be read by another thread's
      * dispatch as soon as the daemon has sent it. */
-    pthread_mutex_lock(&h->lock);
     w->next = h->regs;
     h->regs = w;
     pthread_mutex_unlock(&h->lock);
-    int r = done(h, h->c ? client_watch(h->c, path, token, depth)
-                         : store_watch(h->s, path, token, depth));
+    int r = done(h, h->c ? client_watch(h->c, path, w->wire_token, depth)
+                         : store_watch(h->s, path, w->wire_token, depth));
     if (r < 0) {
-        pthread_mutex_lock(&h->lock);
-        for (struct watch_reg **pp = &h->regs; *pp; pp = &(*pp)->next)
-            if (*pp == w) {
-                *pp = w->next;
-                break;
-            }
-        pthread_mutex_unlock(&h->lock);
-        free(w->path);
-        free(w->token);
-        free(w);
+        reg_unlink(h, w);
+        reg_free(w);
     }
     return r;
 }
@@ -528,21 +561,20 @@ HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int dept
 HVS_EXPORT int hvs_unwatch(hvs_t *h, const char *path, const char *token)
 {
     CHECK(h, path && token);
-    int r = done(h, h->c ? client_unwatch(h->c, path, token) : store_unwatch(h->s, path, token));
+    struct watch_reg *w;
+    pthread_mutex_lock(&h->lock);
+    for (w = h->regs; w; w = w->next)
+        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
+            break;
+    pthread_mutex_unlock(&h->lock);
+    if (!w) /* the store says why: an invalid path, or no such watch */
+        return done(h, h->c ? client_unwatch(h->c, path, token) : store_unwatch(h->s, path, token));
+    int r = done(h, h->c ? client_unwatch(h->c, path, w->wire_token)
+                         : store_unwatch(h->s, path, w->wire_token));
     if (r < 0)
         return r;
-    pthread_mutex_lock(&h->lock);
-    for (struct watch_reg **pp = &h->regs; *pp; pp = &(*pp)->next) {
-        struct watch_reg *w = *pp;
-        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
-            *pp = w->next;
-            free(w->path);
-            free(w->token);
-            free(w);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&h->lock);
+    reg_unlink(h, w);
+    reg_free(w);
     return 0;
 }
 
@@ -553,15 +585,15 @@ HVS_EXPORT int hvs_watch_fd(hvs_t *h)
     return h->c ? client_watch_fd(h->c) : h->evfd;
 }
 
-static bool reg_matches(const struct watch_reg *w, const char *path, const char *token)
+/* The registration id in a wire token "hvs<id>:...", 0 if none. */
+static uint64_t reg_id(const char *wire_token)
 {
-    size_t l = strlen(w->path);
+    unsigned long long id;
+    int n = 0;
 
-    if (strcmp(w->token, token) != 0)
-        return false;
-    if (strncmp(path, w->path, l) != 0)
-        return false;
-    return path[l] == '\0' || path[l] == '/' || (l == 1 && w->path[0] == '/');
+    if (sscanf(wire_token, "hvs%llu:%n", &id, &n) != 1 || n == 0)
+        return 0;
+    return id;
 }
 
 HVS_EXPORT int hvs_dispatch(hvs_t *h)
@@ -583,17 +615,22 @@ HVS_EXPORT int hvs_dispatch(hvs_t *h)
     for (struct store_event *ev = evs; ev; ev = ev->next) {
         hvs_watch_fn fn = NULL;
         void *opaque = NULL;
+        const char *token = NULL;
+        uint64_t id = reg_id(ev->token);
         pthread_mutex_lock(&h->lock);
         for (struct watch_reg *w = h->regs; w; w = w->next)
-            if (reg_matches(w, ev->path, ev->token)) {
+            if (w->id == id) {
                 fn = w->fn;
                 opaque = w->opaque;
+                /* The caller's token, which lives in the wire token. */
+                token = strchr(ev->token, ':') + 1;
                 break;
             }
         pthread_mutex_unlock(&h->lock);
-        /* Outside the lock: a callback may call the store, unwatch included. */
+        /* Outside the lock: a callback may call the store, unwatch included
+         * (events of a watch removed meanwhile are dropped above). */
         if (fn) {
-            fn(opaque, ev->path, ev->token);
+            fn(opaque, ev->path, token);
             n++;
         }
     }

@@ -54,6 +54,24 @@ static int mdb_errno(int rc)
     }
 }
 
+static int sync_dir(const char *file, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(file, '/');
+
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - file) + 1 : 1, slash ? file : ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        int e = -errno;
+        if (fd >= 0)
+            close(fd);
+        snprintf(err, errlen, "store file %s: syncing directory %s: %s", file, dir, strerror(-e));
+        return e;
+    }
+    close(fd);
+    return 0;
+}
+
 int persist_open(struct persist **out, const char *path, char *err, size_t errlen)
 {
     struct persist *p = calloc(1, sizeof(*p));
@@ -104,6 +122,11 @@ int persist_open(struct persist **out, const char *path, char *err, size_t errle
         goto fail;
     }
     rc = journal_open(&p->j, jpath, err, errlen);
+    if (rc < 0)
+        goto fail;
+    /* New files' names must survive a power cut too, or the first
+     * acknowledged writes would go with them. */
+    rc = sync_dir(path, err, errlen);
     if (rc < 0)
         goto fail;
     *out = p;

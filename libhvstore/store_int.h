@@ -44,6 +44,8 @@ struct session {
     struct watch *watches;
     struct txn *txs;
     struct store_event *evhead, *evtail;
+    struct store_event **evhash; /* the queued events, by (path, token) */
+    size_t nevhash, nev;
     struct session *next, *prev;
 };
 
@@ -119,7 +121,9 @@ void watch_fire(struct store *st, const char *path, const hvs_perm_t *perms, uns
 /* A node was removed: also fire watches below it. */
 void watch_fire_rm(struct store *st, const char *path, const hvs_perm_t *perms, unsigned nperms);
 void watch_fire_special(struct store *st, const char *special);
+/* Queues an event unless the same one is queued already (events.c). */
 void session_queue_event(struct session *s, const char *path, const char *token);
+void session_events_free(struct session *s);
 void session_watches_free(struct session *s);
 
 /* Transactions (txn.c). */

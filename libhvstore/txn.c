@@ -40,6 +40,8 @@ struct txent {
 
 struct txn {
     uint32_t id;
+    uint32_t creates; /* nodes a domU's writes created so far (quota) */
+    int touch_err;    /* why ov_touch last failed: -ENOMEM or -EDQUOT */
     struct txn *next;
     struct txent **buckets;
     size_t nbuckets;
@@ -129,6 +131,14 @@ static struct txent *ov_touch(struct session *s, struct txn *t, const char *path
     view(s->st, t, path, len, &v);
     if (v.e)
         return v.e;
+    /* Every touched node costs memory until the end: a domain's
+     * transaction may touch as many as it may own. */
+    if (s->domid != HVS_DOM0 && t->n >= s->st->quota.nodes) {
+        t->touch_err = serr(s, -EDQUOT,
+                            "domain %u: quota 'nodes' (%u) reached: transaction %u touches %zu nodes",
+                            s->domid, s->st->quota.nodes, t->id, t->n);
+        return NULL;
+    }
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
         struct txent **a = realloc(t->all, cap * sizeof(*a));
@@ -170,6 +180,7 @@ static struct txent *ov_touch(struct session *s, struct txn *t, const char *path
 oom:
     if (e)
         ent_free(e);
+    t->touch_err = -ENOMEM;
     return NULL;
 }
 
@@ -233,18 +244,42 @@ static int oom(struct session *s)
     return serr(s, -ENOMEM, "out of memory in a transaction");
 }
 
+/* After ov_touch returned NULL: its message is recorded unless ENOMEM. */
+static int touch_failed(struct session *s, struct txn *t)
+{
+    return t->touch_err == -EDQUOT ? -EDQUOT : oom(s);
+}
+
 /* The entry for a node the transaction reads (its generation is checked at
  * commit): it must exist and the session may `want` it. */
+/* As the engine's: -ENOENT only to a domain that may read the nearest node
+ * above (in the transaction's view), -EACCES to others. */
+static int missing(struct session *s, struct txn *t, const char *path)
+{
+    struct view v;
+    size_t l = strlen(path);
+
+    do {
+        l = path_parent_len(path, l);
+        view(s->st, t, path, l, &v);
+    } while (!v.exists && l > 1);
+    const hvs_perm_t *pp = v.e ? v.e->perms : v.n ? v.n->perms : NULL;
+    unsigned np = v.e ? v.e->nperms : v.n ? v.n->nperms : 0;
+    if (pp && !perms_allow(pp, np, s->domid, HVS_PERM_READ))
+        return serr(s, -EACCES, "domain %u may not read %s", s->domid, path);
+    return serr(s, -ENOENT, "%s does not exist", path);
+}
+
 static int touch_read(struct session *s, struct txn *t, const char *path, unsigned want,
                       const char *what, struct txent **out)
 {
     struct txent *e = ov_touch(s, t, path, strlen(path));
 
     if (!e)
-        return oom(s);
+        return touch_failed(s, t);
     e->read_value = true;
     if (!e->exists)
-        return serr(s, -ENOENT, "%s does not exist", path);
+        return missing(s, t, path);
     if (want && !perms_allow(e->perms, e->nperms, s->domid, want))
         return serr(s, -EACCES, "domain %u may not %s %s", s->domid, what, path);
     *out = e;
@@ -299,7 +334,7 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
     struct txent *e = ov_touch(s, t, path, len);
 
     if (!e)
-        return oom(s);
+        return touch_failed(s, t);
     if (e->exists) {
         if (!perms_allow(e->perms, e->nperms, s->domid, HVS_PERM_WRITE))
             return serr(s, -EACCES, "domain %u may not write %s", s->domid, path);
@@ -324,15 +359,22 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
             break;
         lens[missing++] = l;
     }
-    const hvs_perm_t *pp = v.e ? v.e->perms : v.n->perms;
-    unsigned np = v.e ? v.e->nperms : v.n->nperms;
+    /* The creation depends on the ancestor's permissions (checked now,
+     * inherited at commit): tracked, so a change to them is a conflict. */
+    struct txent *anc = ov_touch(s, t, path, l);
+    if (!anc)
+        return touch_failed(s, t);
+    anc->read_value = true;
+    const hvs_perm_t *pp = anc->perms;
+    unsigned np = anc->nperms;
     if (!perms_allow(pp, np, s->domid, HVS_PERM_WRITE))
-        return serr(s, -EACCES, "domain %u may not create %s: no write permission on %.*s",
-                    s->domid, path, (int)l, path);
+        return serr(s, -EACCES, "domain %u may not create %s: no write permission on an ancestor",
+                    s->domid, path);
     if (s->domid != HVS_DOM0) {
-        int r = quota_nodes(s, s->domid, missing);
+        int r = quota_nodes(s, s->domid, missing + t->creates);
         if (r < 0)
             return r;
+        t->creates += missing;
     }
     hvs_perm_t inherit[PERMS_MAX];
     memcpy(inherit, pp, np * sizeof(*inherit));
@@ -341,7 +383,9 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
     while (missing > 0) {
         size_t ml = lens[--missing];
         struct txent *m = ml == len ? e : ov_touch(s, t, path, ml);
-        if (!m || set_perms(m, inherit, np) < 0 ||
+        if (!m)
+            return touch_failed(s, t);
+        if (set_perms(m, inherit, np) < 0 ||
             set_value(m, missing == 0 && !mkdir_only ? value : "", missing == 0 ? vlen : 0) < 0)
             return oom(s);
         if (mkdir_only && missing == 0)
@@ -359,6 +403,15 @@ int txn_rm(struct session *s, struct txn *t, const char *path)
     struct txent *e = NULL;
     int r = touch_read(s, t, path, HVS_PERM_WRITE, "remove", &e);
 
+    if (r == -ENOENT) {
+        /* Already gone: fine if the parent is there and writable. */
+        struct view v;
+        view(s->st, t, path, path_parent_len(path, len), &v);
+        const hvs_perm_t *pp = v.e ? v.e->perms : v.n ? v.n->perms : NULL;
+        unsigned np = v.e ? v.e->nperms : v.n ? v.n->nperms : 0;
+        if (v.exists && perms_allow(pp, np, s->domid, HVS_PERM_WRITE))
+            return 0;
+    }
     if (r < 0)
         return r;
     if (len == 1)
@@ -404,10 +457,10 @@ int txn_directory(struct session *s, struct txn *t, const char *path, char **buf
     int count = 0;
 
     if (!e)
-        return oom(s);
+        return touch_failed(s, t);
     e->listed = true;
     if (!e->exists)
-        return serr(s, -ENOENT, "%s does not exist", path);
+        return missing(s, t, path);
     if (!perms_allow(e->perms, e->nperms, s->domid, HVS_PERM_READ))
         return serr(s, -EACCES, "domain %u may not list %s", s->domid, path);
     *buf = NULL;

@@ -110,12 +110,16 @@ void watch_fire_rm(struct store *st, const char *path, const hvs_perm_t *perms, 
     watch_fire(st, path, perms, nperms, NOT_CREATED);
     if (st->nwatches == 0)
         return;
-    /* Watches set inside the removed subtree see their own node go. */
+    /* Watches set inside the removed subtree see their own node go, if
+     * they may read it (or, if it never existed, the nearest node above
+     * it): the subtree is still in the tree while this runs. */
     for (size_t i = 0; i < st->nwbuckets; i++)
         for (struct watch *w = st->wbuckets[i]; w; w = w->hnext)
             if (w->path[0] == '/' && strcmp(w->path, path) != 0 &&
-                path_is_at_or_below(w->path, path))
-                deliver(w, w->path, perms, nperms);
+                path_is_at_or_below(w->path, path)) {
+                struct node *n = main_nearest(st, w->path, strlen(w->path));
+                deliver(w, w->path, n->perms, n->nperms);
+            }
 }
 
 void watch_fire_special(struct store *st, const char *special)

@@ -18,7 +18,8 @@
  * domain path ("name" is "/local/domain/<domid>/name"). Components use
  * [A-Za-z0-9_@-], separated by single '/', no trailing '/', at most
  * HVS_PATH_MAX bytes absolute. "@introduceDomain" and "@releaseDomain" are
- * only valid as watch paths. Errors: -EINVAL bad path or argument, -ENOENT,
+ * only valid as watch paths. Errors: -EINVAL bad path or argument, -ENOENT
+ * (-EACCES instead to a domain that may not read the nearest node above),
  * -EACCES (permissions), -EEXIST, -EDQUOT (a domain's quota; the message
  * names the quota and its value), -EAGAIN (transaction conflict), -E2BIG
  * (value or reply over the wire limit), -ENOTCONN (daemon gone), -EIO.
@@ -119,7 +120,9 @@ HVS_EXPORT int hvs_read(hvs_t *h, hvs_tx_t tx, const char *path, char **value, s
 HVS_EXPORT int hvs_write(hvs_t *h, hvs_tx_t tx, const char *path, const void *value, size_t len);
 /* Creates an empty node; 0 if it exists already. */
 HVS_EXPORT int hvs_mkdir(hvs_t *h, hvs_tx_t tx, const char *path);
-/* Removes the node and everything below it. -ENOENT if it does not exist. */
+/* Removes the node and everything below it. A node already gone is fine (0)
+ * while its parent exists, as in xenstored; -ENOENT if the parent is
+ * missing too. */
 HVS_EXPORT int hvs_rm(hvs_t *h, hvs_tx_t tx, const char *path);
 
 /*

@@ -197,9 +197,13 @@ static struct outmsg *eio_reply(const struct outmsg *orig, const char *why)
     return m;
 }
 
+/* Events taken at a time: they go out while the client keeps up; the rest
+ * wait in the engine, where they coalesce (engine.h). */
+#define EVENTS_BATCH 256
+
 static void queue_events(struct conn *c)
 {
-    struct store_event *head = session_events_take(c->sess);
+    struct store_event *head = session_events_take_max(c->sess, EVENTS_BATCH);
 
     for (struct store_event *ev = head; ev; ev = ev->next) {
         size_t plen = strlen(ev->path) + 1, tlen = strlen(ev->token) + 1;
@@ -243,10 +247,15 @@ void conn_release(struct conn *c, const char *sync_err)
         queue_msg(c, m);
         m = next;
     }
-    if (c->events) {
+    /* A watcher that does not read its events must not grow us, nor be
+     * dropped because others write a lot: past the high mark its events
+     * stay queued in the engine (coalescing) until it catches up, which
+     * its socket's EPOLLOUT brings back here. */
+    while (c->events && !c->closing && !conn_throttled(c)) {
         c->events = false;
-        if (!c->closing)
-            queue_events(c);
+        queue_events(c);
+        if (session_events_pending(c->sess))
+            c->events = true;
     }
 }
 

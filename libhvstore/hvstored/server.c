@@ -113,6 +113,10 @@ static void end_batch(struct daemon *d)
             bool alive = conn_flush(c) && !c->closing;
             if (!alive || (c->eof && !c->out_head && !conn_has_request(c))) {
                 drop(d, c);
+            } else if (c->events && !conn_throttled(c)) {
+                /* Its output drained below the mark with events still
+                 * held in the engine: another round for them. */
+                conn_touch(c);
             } else if (!c->in_ready && !conn_throttled(c) && conn_has_request(c)) {
                 c->in_ready = true;
                 c->ready_next = d->ready;

@@ -95,8 +95,10 @@ out $'e = ""  (n0)\n f = "x"  (n0)'
 run 0 hs rm /t/d /t/q
 run 0 hs ls -R /t
 out $'a = "1"\nb = "hello world"'
-run 1 hs rm /t/d
-err_has "rm /t/d: No such file or directory"
+# As xenstored: removing what is gone succeeds while its parent exists.
+run 0 hs rm /t/d
+run 1 hs rm /t/d/e
+err_has "rm /t/d/e: No such file or directory"
 run 1 hs ls /t/d
 err_has "ls /t/d: No such file or directory"
 
