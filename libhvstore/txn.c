@@ -41,6 +41,7 @@ struct txent {
 struct txn {
     uint32_t id;
     uint32_t creates; /* nodes a domU's writes created so far (quota) */
+    uint32_t removed; /* nodes it owned that its removals take away */
     int touch_err;    /* why ov_touch last failed: -ENOMEM or -EDQUOT */
     struct txn *next;
     struct txent **buckets;
@@ -371,7 +372,8 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
         return serr(s, -EACCES, "domain %u may not create %s: no write permission on an ancestor",
                     s->domid, path);
     if (s->domid != HVS_DOM0) {
-        int r = quota_nodes(s, s->domid, missing + t->creates);
+        uint32_t net = missing + t->creates;
+        int r = quota_nodes(s, s->domid, net > t->removed ? net - t->removed : 0);
         if (r < 0)
             return r;
         t->creates += missing;
@@ -397,6 +399,18 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
     return 0;
 }
 
+static uint32_t owned_below(const struct node *n, uint32_t domid)
+{
+    uint32_t k = 0;
+
+    if (!n)
+        return 0;
+    k += n->perms[0].domid == domid;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        k += owned_below(n->kids[i], domid);
+    return k;
+}
+
 int txn_rm(struct session *s, struct txn *t, const char *path)
 {
     size_t len = strlen(path);
@@ -416,6 +430,10 @@ int txn_rm(struct session *s, struct txn *t, const char *path)
         return r;
     if (len == 1)
         return serr(s, -EINVAL, "the root node cannot be removed");
+    /* What the domain owns below stops counting against its quota, so a
+     * removal and a re-creation fit in one transaction as they do outside. */
+    if (s->domid != HVS_DOM0 && e->seen == SEEN_PRESENT && !e->replaced)
+        t->removed += owned_below(tree_get(&s->st->tree, path, len), s->domid);
     e->exists = false;
     e->replaced = true;
     e->modified = true;
@@ -599,7 +617,7 @@ static int apply(struct session *s, struct txn *t)
     for (size_t i = 0; i < t->n; i++)
         creates += created_here(t->all[i]);
     if (s->domid != HVS_DOM0) {
-        int r = quota_nodes(s, s->domid, creates);
+        int r = quota_nodes(s, s->domid, creates > t->removed ? creates - t->removed : 0);
         if (r < 0)
             return r;
     }

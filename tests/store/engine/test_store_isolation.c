@@ -4,7 +4,8 @@
  * review of the engine, each with the behaviour it now has.
  *   - a transaction that creates under a node whose permissions change
  *     before commit conflicts (it was allowed under the old ones);
- *   - a domain's transaction touches at most its node quota of nodes;
+ *   - a domain's transaction touches at most its node quota of nodes, and
+ *     a removal then re-creation fits in one at the quota, as outside;
  *   - a missing node under a node the domain cannot read is -EACCES, not
  *     -ENOENT (existence is not leaked);
  *   - removing a node that is gone while its parent exists succeeds, as in
@@ -113,6 +114,33 @@ static void test_transaction_touches_bounded(void **state)
     assert_int_equal(r, -EDQUOT);
     assert_true(i <= 50);
     st_ok(u, hvs_tx_abort(u, tx));
+    hvs_close(u);
+    hvs_close(d0);
+}
+
+static void test_rm_and_recreate_at_quota(void **state)
+{
+    (void)state;
+    hvs_quota_t q = {.size = sizeof(q), .nodes = 5};
+    char uri[64], path[32];
+    hvs_tx_t tx;
+
+    st_mem_uri(uri, sizeof(uri));
+    hvs_t *d0 = st_open(uri, &q);
+    hvs_t *u = st_open_as(uri, &q, 6);
+    st_ok(d0, hvs_domain_introduce(d0, 6));
+    /* The domain owns /local/domain/6 and four more: at its quota. */
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "n%d", i);
+        st_write(u, HVS_TX_NONE, path, "x");
+    }
+    st_rc(u, hvs_write(u, HVS_TX_NONE, "n4", "x", 1), -EDQUOT);
+    st_ok(u, hvs_tx_begin(u, &tx));
+    st_rc(u, hvs_rm(u, tx, "n0"), 0);
+    st_rc(u, hvs_write(u, tx, "n0", "again", 5), 0);
+    st_rc(u, hvs_write(u, tx, "n4", "x", 1), -EDQUOT);
+    st_rc(u, hvs_tx_commit(u, tx), 0);
+    st_expect(d0, HVS_TX_NONE, "/local/domain/6/n0", "again");
     hvs_close(u);
     hvs_close(d0);
 }
@@ -229,6 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_creates_under_one_parent_do_not_conflict, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transaction_touches_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rm_and_recreate_at_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_existence_not_leaked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_of_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_tells_watch_below_by_its_node, setup, teardown),
