@@ -364,6 +364,24 @@ hvs_quota_t store_quota(struct store *st)
     return st->quota;
 }
 
+/*
+ * For calls that change nothing but report a state (mkdir of an existing
+ * node, rm of a gone one): that state may come from another thread's
+ * change still being flushed; wait for it, so the answer is as durable as
+ * a change would be. The lock held.
+ */
+static int await_durable(struct session *s)
+{
+    struct store *st = s->st;
+    uint64_t target = st->seq_applied;
+
+    if (!st->autosync || !st->persist)
+        return 0;
+    while (st->seq_synced < target)
+        pthread_cond_wait(&st->synced, &st->lock);
+    return 0;
+}
+
 /* Puts paths whose flush failed back in the dirty list (and takes them). */
 static void redirty(struct store *st, char **paths, size_t n)
 {
@@ -415,7 +433,7 @@ int autosync(struct session *s)
         }
         jbuf_free(&b);
         if (r == 0) {
-            persist_written(st->persist, &st->tree, paths, n);
+            persist_written(st->persist, &st->tree, paths, n, st->dirty, st->ndirty);
             for (size_t i = 0; i < n; i++)
                 free(paths[i]);
             free(paths);
@@ -651,6 +669,8 @@ int store_mkdir(struct session *s, uint32_t tx, const char *in)
     }
     struct node *n;
     r = may_write(s, path, len, &n);
+    if (r == 0 && n)
+        r = await_durable(s); /* it exists: as durably as whoever made it */
     if (r < 0 || n)
         goto out;
     unsigned created;
@@ -675,7 +695,7 @@ int store_rm(struct session *s, uint32_t tx, const char *in)
          * parent exists and the domain may write it. */
         struct node *p = tree_get(&s->st->tree, path, path_parent_len(path, len));
         if (p && perms_allow(p->perms, p->nperms, s->domid, HVS_PERM_WRITE))
-            r = 0;
+            r = await_durable(s);
         else
             r = missing(s, path, len);
         goto out;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
@@ -504,15 +505,20 @@ HVS_EXPORT int hvs_perms_set(hvs_t *h, hvs_tx_t tx, const char *path, const hvs_
 /* ---- Watches ------------------------------------------------------------- */
 
 
-static void reg_unlink(hvs_t *h, struct watch_reg *w)
+/* True if it was listed (and is not any more). */
+static bool reg_unlink(hvs_t *h, struct watch_reg *w)
 {
+    bool found = false;
+
     pthread_mutex_lock(&h->lock);
     for (struct watch_reg **pp = &h->regs; *pp; pp = &(*pp)->next)
         if (*pp == w) {
             *pp = w->next;
+            found = true;
             break;
         }
     pthread_mutex_unlock(&h->lock);
+    return found;
 }
 
 HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int depth,
@@ -551,29 +557,37 @@ HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int dept
     pthread_mutex_unlock(&h->lock);
     int r = done(h, h->c ? client_watch(h->c, path, w->wire_token, depth)
                          : store_watch(h->s, path, w->wire_token, depth));
-    if (r < 0) {
-        reg_unlink(h, w);
+    /* Freed only if still listed: a concurrent unwatch of the same pair
+     * that took it off owns it. */
+    if (r < 0 && reg_unlink(h, w))
         reg_free(w);
-    }
     return r;
 }
 
 HVS_EXPORT int hvs_unwatch(hvs_t *h, const char *path, const char *token)
 {
     CHECK(h, path && token);
-    struct watch_reg *w;
+    struct watch_reg *w, **pp;
+    /* Taken off the list first, so no other thread's unwatch or dispatch
+     * can reach it while the store is asked. */
     pthread_mutex_lock(&h->lock);
-    for (w = h->regs; w; w = w->next)
-        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
+    for (pp = &h->regs; (w = *pp); pp = &w->next)
+        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
+            *pp = w->next;
             break;
+        }
     pthread_mutex_unlock(&h->lock);
     if (!w) /* the store says why: an invalid path, or no such watch */
         return done(h, h->c ? client_unwatch(h->c, path, token) : store_unwatch(h->s, path, token));
     int r = done(h, h->c ? client_unwatch(h->c, path, w->wire_token)
                          : store_unwatch(h->s, path, w->wire_token));
-    if (r < 0)
+    if (r < 0) {
+        pthread_mutex_lock(&h->lock);
+        w->next = h->regs;
+        h->regs = w;
+        pthread_mutex_unlock(&h->lock);
         return r;
-    reg_unlink(h, w);
+    }
     reg_free(w);
     return 0;
 }

@@ -138,7 +138,8 @@ fail:
     return rc;
 }
 
-static int checkpoint(struct persist *p, struct tree *t, char *err, size_t errlen);
+static int checkpoint(struct persist *p, struct tree *t, char **extra, size_t nextra, char *err,
+                      size_t errlen);
 
 void persist_close(struct persist *p, struct tree *t)
 {
@@ -148,7 +149,7 @@ void persist_close(struct persist *p, struct tree *t)
         return;
     /* A failure leaves the journal, replayed at the next open. */
     if (t && p->nck)
-        (void)checkpoint(p, t, err, sizeof(err));
+        (void)checkpoint(p, t, NULL, 0, err, sizeof(err));
     journal_close(p->j);
     for (size_t i = 0; i < p->nck; i++)
         free(p->ck[i]);
@@ -312,7 +313,7 @@ int persist_load(struct persist *p, struct tree *t, uint64_t *maxgen, char *err,
             r = rp.failed;
         /* Fold what was replayed into LMDB now, so the journal starts empty. */
         if (r == 0 && p->nck)
-            r = checkpoint(p, t, err, errlen);
+            r = checkpoint(p, t, NULL, 0, err, errlen);
     }
     /* Children generations are not stored: newer than anything loaded. */
     ++*maxgen;
@@ -341,20 +342,26 @@ static int put(struct persist *p, MDB_txn *txn, const struct node *n)
     return rc;
 }
 
-/* The nodes changed since the last checkpoint into LMDB, then an empty
- * journal. */
-static int checkpoint(struct persist *p, struct tree *t, char *err, size_t errlen)
+/*
+ * The nodes changed since the last checkpoint into LMDB, then an empty
+ * journal. `extra`: nodes changed in memory but not journaled yet (another
+ * thread's flush is to come): written too, so LMDB gets a state the tree
+ * really had, never half of a transaction.
+ */
+static int checkpoint(struct persist *p, struct tree *t, char **extra, size_t nextra, char *err,
+                      size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(p->env, NULL, 0, &txn);
 
-    for (size_t i = 0; rc == 0 && i < p->nck; i++) {
-        size_t len = strlen(p->ck[i]);
-        struct node *node = tree_get(t, p->ck[i], len);
+    for (size_t i = 0; rc == 0 && i < p->nck + nextra; i++) {
+        const char *path = i < p->nck ? p->ck[i] : extra[i - p->nck];
+        size_t len = strlen(path);
+        struct node *node = tree_get(t, path, len);
         if (node) {
             rc = put(p, txn, node);
         } else {
-            MDB_val k = {.mv_size = len, .mv_data = p->ck[i]};
+            MDB_val k = {.mv_size = len, .mv_data = (void *)path};
             rc = mdb_del(txn, p->dbi, &k, NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
@@ -407,7 +414,8 @@ int persist_write(struct persist *p, const struct jbuf *b, char *err, size_t err
     return journal_append(p->j, b, err, errlen);
 }
 
-void persist_written(struct persist *p, struct tree *t, char **paths, size_t n)
+void persist_written(struct persist *p, struct tree *t, char **paths, size_t n, char **pending,
+                     size_t npending)
 {
     for (size_t i = 0; i < n; i++)
         if (ck_add(p, paths[i], strlen(paths[i])) < 0) {
@@ -419,7 +427,7 @@ void persist_written(struct persist *p, struct tree *t, char **paths, size_t n)
     if (journal_size(p->j) >= JOURNAL_CHECKPOINT) {
         char cerr[256];
         /* Durable already; a failed checkpoint is retried next time. */
-        (void)checkpoint(p, t, cerr, sizeof(cerr));
+        (void)checkpoint(p, t, pending, npending, cerr, sizeof(cerr));
     }
 }
 
@@ -434,6 +442,6 @@ int persist_commit(struct persist *p, struct tree *t, char **paths, size_t n, ch
     r = persist_write(p, &b, err, errlen);
     jbuf_free(&b);
     if (r == 0)
-        persist_written(p, t, paths, n);
+        persist_written(p, t, paths, n, NULL, 0);
     return r;
 }

@@ -38,6 +38,9 @@ struct jbuf;
 int persist_encode(struct persist *p, struct tree *t, char **paths, size_t n, struct jbuf *b,
                    char *err, size_t errlen);
 int persist_write(struct persist *p, const struct jbuf *b, char *err, size_t errlen);
-void persist_written(struct persist *p, struct tree *t, char **paths, size_t n);
+/* `pending`: paths changed in the tree since the encode (not journaled yet),
+ * which a checkpoint must include to write a state that existed. */
+void persist_written(struct persist *p, struct tree *t, char **paths, size_t n, char **pending,
+                     size_t npending);
 
 #endif

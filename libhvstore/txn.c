@@ -30,6 +30,7 @@ struct txent {
     bool read_value; /* check the generation at commit */
     bool listed;     /* check the children generation at commit */
     bool explicit_op; /* written, removed or chmod'ed, not just created as a parent */
+    uint32_t credited; /* nodes of the domain's that removing this one freed */
     enum seen seen;
     uint64_t seen_gen, seen_cgen;
     char *value;
@@ -94,6 +95,19 @@ static int ov_grow(struct txn *t)
     return 0;
 }
 
+static size_t touch_budget(const struct session *s)
+{
+    return 2 * (size_t)s->st->quota.nodes;
+}
+
+static int touch_quota(struct session *s, const struct txn *t)
+{
+    return serr(s, -EDQUOT,
+                "domain %u: quota 'nodes' (%u) reached: transaction %u touches %zu nodes, at most "
+                "twice the quota",
+                s->domid, s->st->quota.nodes, t->id, t->n);
+}
+
 /* What the transaction sees at a path. */
 struct view {
     bool exists;
@@ -133,11 +147,10 @@ static struct txent *ov_touch(struct session *s, struct txn *t, const char *path
     if (v.e)
         return v.e;
     /* Every touched node costs memory until the end: a domain's
-     * transaction may touch as many as it may own. */
-    if (s->domid != HVS_DOM0 && t->n >= s->st->quota.nodes) {
-        t->touch_err = serr(s, -EDQUOT,
-                            "domain %u: quota 'nodes' (%u) reached: transaction %u touches %zu nodes",
-                            s->domid, s->st->quota.nodes, t->id, t->n);
+     * transaction may touch twice as many as it may own (read them all,
+     * write as many). */
+    if (s->domid != HVS_DOM0 && t->n >= touch_budget(s)) {
+        t->touch_err = touch_quota(s, t);
         return NULL;
     }
     if (t->n == t->cap) {
@@ -360,6 +373,10 @@ int txn_write(struct session *s, struct txn *t, const char *path, const void *va
             break;
         lens[missing++] = l;
     }
+    /* All or nothing: every entry this write may add must fit the
+     * transaction's budget before any is made. */
+    if (s->domid != HVS_DOM0 && t->n + missing + 1 > touch_budget(s))
+        return touch_quota(s, t);
     /* The creation depends on the ancestor's permissions (checked now,
      * inherited at commit): tracked, so a change to them is a conflict. */
     struct txent *anc = ov_touch(s, t, path, l);
@@ -432,8 +449,23 @@ int txn_rm(struct session *s, struct txn *t, const char *path)
         return serr(s, -EINVAL, "the root node cannot be removed");
     /* What the domain owns below stops counting against its quota, so a
      * removal and a re-creation fit in one transaction as they do outside. */
-    if (s->domid != HVS_DOM0 && e->seen == SEEN_PRESENT && !e->replaced)
-        t->removed += owned_below(tree_get(&s->st->tree, path, len), s->domid);
+    if (s->domid != HVS_DOM0 && e->seen == SEEN_PRESENT && !e->replaced) {
+        /* Descendants removed earlier in the transaction were credited
+         * already: this removal's credit replaces theirs. */
+        uint32_t below = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            struct txent *d = t->all[i];
+            if (d->credited && d->len > len && path_is_at_or_below(d->path, path)) {
+                below += d->credited;
+                d->credited = 0;
+            }
+        }
+        e->credited = owned_below(tree_get(&s->st->tree, path, len), s->domid);
+        /* Other sessions may have changed the subtree meanwhile: never
+         * let the credit wrap around into a huge one. */
+        int64_t removed = (int64_t)t->removed + e->credited - below;
+        t->removed = removed < 0 ? 0 : (uint32_t)removed;
+    }
     e->exists = false;
     e->replaced = true;
     e->modified = true;

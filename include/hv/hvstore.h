@@ -196,6 +196,12 @@ typedef void (*hvs_watch_fn)(void *opaque, const char *path, const char *token);
  */
 HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int depth,
                          hvs_watch_fn fn, void *opaque);
+/*
+ * After it returns, no new event of the watch is dispatched; a callback that
+ * another thread's hvs_dispatch had already started may still be running:
+ * free the watch's opaque only once no other thread dispatches (or from the
+ * dispatching thread itself, e.g. inside the callback).
+ */
 HVS_EXPORT int hvs_unwatch(hvs_t *h, const char *path, const char *token);
 /* Readable while events are pending; for poll/epoll loops. Owned by h. */
 HVS_EXPORT int hvs_watch_fd(hvs_t *h);

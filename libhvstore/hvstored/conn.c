@@ -197,9 +197,10 @@ static struct outmsg *eio_reply(const struct outmsg *orig, const char *why)
     return m;
 }
 
-/* Events taken at a time: they go out while the client keeps up; the rest
- * wait in the engine, where they coalesce (engine.h). */
-#define EVENTS_BATCH 256
+/* Events taken at a time, so that what is taken always fits: at most
+ * 16 x 4 KiB past the high mark, far below CONN_OUT_MAX. The rest wait in
+ * the engine, where they coalesce (engine.h). */
+#define EVENTS_BATCH 16
 
 static void queue_events(struct conn *c)
 {

@@ -4,7 +4,7 @@
  * review of the engine, each with the behaviour it now has.
  *   - a transaction that creates under a node whose permissions change
  *     before commit conflicts (it was allowed under the old ones);
- *   - a domain's transaction touches at most its node quota of nodes, and
+ *   - a domain's transaction touches at most twice its node quota, and
  *     a removal then re-creation fits in one at the quota, as outside;
  *   - a missing node under a node the domain cannot read is -EACCES, not
  *     -ENOENT (existence is not leaked);
@@ -12,10 +12,12 @@
  *     xenstored;
  *   - a watch set below a removed node is told, checked against its own
  *     node's permissions;
- *   - two watches with one token each get their own events;
+ *   - two watches with one token each get their own events, and two
+ *     threads removing one watch do not both free it;
  *   - events for one node coalesce while queued.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +104,7 @@ static void test_transaction_touches_bounded(void **state)
         free(v);
     }
     assert_int_equal(r, -EDQUOT);
-    assert_true(i <= 51);
+    assert_true(i <= 101);
     assert_non_null(strstr(hvs_last_error(u), "'nodes' (50)"));
     st_ok(u, hvs_tx_abort(u, tx));
     /* Creates count against the quota as they are made, not at commit. */
@@ -143,6 +145,109 @@ static void test_rm_and_recreate_at_quota(void **state)
     st_expect(d0, HVS_TX_NONE, "/local/domain/6/n0", "again");
     hvs_close(u);
     hvs_close(d0);
+}
+
+/* Removing a child, then its parent, frees the subtree once, not twice. */
+static void test_nested_removals_credit_once(void **state)
+{
+    (void)state;
+    hvs_quota_t q = {.size = sizeof(q), .nodes = 10};
+    char uri[64], path[32];
+    hvs_tx_t tx;
+    int i, r = 0;
+
+    st_mem_uri(uri, sizeof(uri));
+    hvs_t *d0 = st_open(uri, &q);
+    hvs_t *u = st_open_as(uri, &q, 6);
+    st_ok(d0, hvs_domain_introduce(d0, 6));
+    /* The domain's own node, a, a/b, a/b/c..: 10 nodes, its quota. */
+    st_write(u, HVS_TX_NONE, "a/b/c0", "x");
+    for (i = 1; i < 7; i++) {
+        snprintf(path, sizeof(path), "a/b/c%d", i);
+        st_write(u, HVS_TX_NONE, path, "x");
+    }
+    st_rc(u, hvs_write(u, HVS_TX_NONE, "more", "x", 1), -EDQUOT);
+    st_ok(u, hvs_tx_begin(u, &tx));
+    st_rc(u, hvs_rm(u, tx, "a/b"), 0);
+    st_rc(u, hvs_rm(u, tx, "a"), 0);
+    /* a, a/b and 7 leaves freed: 9 new nodes fit, a 10th does not. */
+    for (i = 0; i < 20 && r == 0; i++) {
+        snprintf(path, sizeof(path), "n%d", i);
+        r = hvs_write(u, tx, path, "x", 1);
+    }
+    assert_int_equal(r, -EDQUOT);
+    assert_int_equal(i, 10);
+    st_rc(u, hvs_tx_commit(u, tx), 0);
+    hvs_close(u);
+    hvs_close(d0);
+}
+
+/* A write refused part way leaves nothing behind: no parent it would have
+ * created appears at commit. */
+static void test_refused_write_leaves_no_parents(void **state)
+{
+    (void)state;
+    hvs_quota_t q = {.size = sizeof(q), .nodes = 10};
+    char uri[64], path[32];
+    hvs_tx_t tx;
+
+    st_mem_uri(uri, sizeof(uri));
+    hvs_t *d0 = st_open(uri, &q);
+    hvs_t *u = st_open_as(uri, &q, 6);
+    st_ok(d0, hvs_domain_introduce(d0, 6));
+    st_ok(u, hvs_tx_begin(u, &tx));
+    /* 17 of the 20 nodes a transaction may touch here (twice the quota). */
+    for (int i = 0; i < 17; i++) {
+        char *v = NULL;
+        snprintf(path, sizeof(path), "absent%d", i);
+        st_rc(u, hvs_read(u, tx, path, &v, NULL), -ENOENT);
+    }
+    st_rc(u, hvs_write(u, tx, "p/q/r", "x", 1), -EDQUOT);
+    st_rc(u, hvs_tx_commit(u, tx), 0);
+    assert_int_equal(st_exists(d0, HVS_TX_NONE, "/local/domain/6/p"), 0);
+    hvs_close(u);
+    hvs_close(d0);
+}
+
+struct unwatcher {
+    hvs_t *h;
+    pthread_barrier_t *go;
+    int rc;
+};
+
+static void *unwatch_main(void *arg)
+{
+    struct unwatcher *w = arg;
+
+    pthread_barrier_wait(w->go);
+    w->rc = hvs_unwatch(w->h, "/race", "t");
+    return NULL;
+}
+
+/* Two threads removing one watch: one succeeds, one finds nothing; under
+ * the sanitizers, no use after free. */
+static void test_concurrent_unwatch(void **state)
+{
+    struct fx *f = *state;
+    struct st_events ev = {0};
+    pthread_barrier_t go;
+
+    pthread_barrier_init(&go, NULL, 3);
+    for (int i = 0; i < 300; i++) {
+        struct unwatcher a = {.h = f->h0, .go = &go}, b = a;
+        pthread_t ta, tb;
+        st_ok(f->h0, hvs_watch(f->h0, "/race", "t", HVS_DEPTH_ANY, st_ev_cb, &ev));
+        pthread_create(&ta, NULL, unwatch_main, &a);
+        pthread_create(&tb, NULL, unwatch_main, &b);
+        pthread_barrier_wait(&go);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        if (!((a.rc == 0 && b.rc == -ENOENT) || (a.rc == -ENOENT && b.rc == 0)))
+            fail_msg("round %d: unwatch results %d and %d", i, a.rc, b.rc);
+    }
+    pthread_barrier_destroy(&go);
+    st_ev_drain(f->h0);
+    st_ev_clear(&ev);
 }
 
 static void test_existence_not_leaked(void **state)
@@ -258,6 +363,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_transaction_touches_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_and_recreate_at_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_removals_credit_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_write_leaves_no_parents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_unwatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_existence_not_leaked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_of_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_tells_watch_below_by_its_node, setup, teardown),
