@@ -48,6 +48,18 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A fresh engine with a node quota: dom0's handle and domain 6's, introduced. */
+static void quota_engine(uint32_t nodes, hvs_t **d0, hvs_t **u)
+{
+    hvs_quota_t q = {.size = sizeof(q), .nodes = nodes};
+    char uri[64];
+
+    st_mem_uri(uri, sizeof(uri));
+    *d0 = st_open(uri, &q);
+    *u = st_open_as(uri, &q, 6);
+    st_ok(*d0, hvs_domain_introduce(*d0, 6));
+}
+
 static void test_create_after_revocation_conflicts(void **state)
 {
     struct fx *f = *state;
@@ -86,15 +98,12 @@ static void test_creates_under_one_parent_do_not_conflict(void **state)
 static void test_transaction_touches_bounded(void **state)
 {
     (void)state;
-    hvs_quota_t q = {.size = sizeof(q), .nodes = 50};
-    char uri[64], path[64];
+    char path[64];
     hvs_tx_t tx;
     int i, r = 0;
+    hvs_t *d0, *u;
 
-    st_mem_uri(uri, sizeof(uri));
-    hvs_t *d0 = st_open(uri, &q);
-    hvs_t *u = st_open_as(uri, &q, 6);
-    st_ok(d0, hvs_domain_introduce(d0, 6));
+    quota_engine(50, &d0, &u);
     st_ok(u, hvs_tx_begin(u, &tx));
     /* Reads of absent nodes cost memory too. */
     for (i = 0; i < 1000 && r != -EDQUOT; i++) {
@@ -123,14 +132,11 @@ static void test_transaction_touches_bounded(void **state)
 static void test_rm_and_recreate_at_quota(void **state)
 {
     (void)state;
-    hvs_quota_t q = {.size = sizeof(q), .nodes = 5};
-    char uri[64], path[32];
+    char path[32];
     hvs_tx_t tx;
+    hvs_t *d0, *u;
 
-    st_mem_uri(uri, sizeof(uri));
-    hvs_t *d0 = st_open(uri, &q);
-    hvs_t *u = st_open_as(uri, &q, 6);
-    st_ok(d0, hvs_domain_introduce(d0, 6));
+    quota_engine(5, &d0, &u);
     /* The domain owns /local/domain/6 and four more: at its quota. */
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof(path), "n%d", i);
@@ -151,15 +157,12 @@ static void test_rm_and_recreate_at_quota(void **state)
 static void test_nested_removals_credit_once(void **state)
 {
     (void)state;
-    hvs_quota_t q = {.size = sizeof(q), .nodes = 10};
-    char uri[64], path[32];
+    char path[32];
     hvs_tx_t tx;
     int i, r = 0;
+    hvs_t *d0, *u;
 
-    st_mem_uri(uri, sizeof(uri));
-    hvs_t *d0 = st_open(uri, &q);
-    hvs_t *u = st_open_as(uri, &q, 6);
-    st_ok(d0, hvs_domain_introduce(d0, 6));
+    quota_engine(10, &d0, &u);
     /* The domain's own node, a, a/b, a/b/c..: 10 nodes, its quota. */
     st_write(u, HVS_TX_NONE, "a/b/c0", "x");
     for (i = 1; i < 7; i++) {
@@ -187,14 +190,11 @@ static void test_nested_removals_credit_once(void **state)
 static void test_refused_write_leaves_no_parents(void **state)
 {
     (void)state;
-    hvs_quota_t q = {.size = sizeof(q), .nodes = 10};
-    char uri[64], path[32];
+    char path[32];
     hvs_tx_t tx;
+    hvs_t *d0, *u;
 
-    st_mem_uri(uri, sizeof(uri));
-    hvs_t *d0 = st_open(uri, &q);
-    hvs_t *u = st_open_as(uri, &q, 6);
-    st_ok(d0, hvs_domain_introduce(d0, 6));
+    quota_engine(10, &d0, &u);
     st_ok(u, hvs_tx_begin(u, &tx));
     /* 17 of the 20 nodes a transaction may touch here (twice the quota). */
     for (int i = 0; i < 17; i++) {
