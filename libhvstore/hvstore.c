@@ -25,6 +25,7 @@
 #include "client.h"
 #include "engine.h"
 #include "errslot.h"
+#include "path.h"
 
 struct engine_ref {
     char *key;
@@ -43,7 +44,7 @@ static _Thread_local char open_err[512];
  * when the caller gives two watches the same token.
  */
 struct watch_reg {
-    char *path;
+    char *path; /* resolved: a relative watch matches its absolute spelling */
     char *token;
     char *wire_token;
     uint64_t id;
@@ -525,8 +526,14 @@ HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int dept
                          hvs_watch_fn fn, void *opaque)
 {
     CHECK(h, path && token && fn);
+    char abs[HVS_PATH_MAX + 1];
+    const char *why;
+    if (path_resolve(hvs_domid(h), path, true, abs, &why) < 0)
+        /* The store says it in its own words. */
+        return done(h, h->c ? client_watch(h->c, path, token, depth)
+                            : store_watch(h->s, path, token, depth));
     struct watch_reg *w = calloc(1, sizeof(*w));
-    if (!w || !(w->path = strdup(path)) || !(w->token = strdup(token))) {
+    if (!w || !(w->path = strdup(abs)) || !(w->token = strdup(token))) {
         if (w)
             reg_free(w);
         else
@@ -537,7 +544,7 @@ HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int dept
     w->opaque = opaque;
     pthread_mutex_lock(&h->lock);
     for (struct watch_reg *o = h->regs; o; o = o->next)
-        if (strcmp(o->path, path) == 0 && strcmp(o->token, token) == 0) {
+        if (strcmp(o->path, abs) == 0 && strcmp(o->token, token) == 0) {
             pthread_mutex_unlock(&h->lock);
             reg_free(w);
             return herr(h, -EEXIST, "a watch on %s with token \"%s\" exists on this handle", path,
@@ -567,12 +574,16 @@ HVS_EXPORT int hvs_watch(hvs_t *h, const char *path, const char *token, int dept
 HVS_EXPORT int hvs_unwatch(hvs_t *h, const char *path, const char *token)
 {
     CHECK(h, path && token);
-    struct watch_reg *w, **pp;
+    char abs[HVS_PATH_MAX + 1];
+    const char *why;
+    struct watch_reg *w = NULL, **pp;
+    if (path_resolve(hvs_domid(h), path, true, abs, &why) < 0)
+        abs[0] = '\0'; /* matches nothing: the store says why below */
     /* Taken off the list first, so no other thread's unwatch or dispatch
      * can reach it while the store is asked. */
     pthread_mutex_lock(&h->lock);
     for (pp = &h->regs; (w = *pp); pp = &w->next)
-        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
+        if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0) {
             *pp = w->next;
             break;
         }

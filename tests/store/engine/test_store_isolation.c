@@ -333,6 +333,23 @@ static void test_same_token_two_watches(void **state)
     st_ev_clear(&ea);
 }
 
+/* A relative watch is the same watch as its absolute spelling. */
+static void test_watch_spellings(void **state)
+{
+    struct fx *f = *state;
+    hvs_t *u = st_open_as(f->uri, NULL, 5);
+    struct st_events ev = {0};
+
+    st_ok(f->h0, hvs_domain_introduce(f->h0, 5));
+    st_ok(u, hvs_watch(u, "x", "t", HVS_DEPTH_ANY, st_ev_cb, &ev));
+    st_rc(u, hvs_watch(u, "/local/domain/5/x", "t", HVS_DEPTH_ANY, st_ev_cb, &ev), -EEXIST);
+    st_rc(u, hvs_unwatch(u, "/local/domain/5/x", "t"), 0);
+    st_rc(u, hvs_unwatch(u, "x", "t"), -ENOENT);
+    st_ev_drain(u);
+    st_ev_clear(&ev);
+    hvs_close(u);
+}
+
 static void test_events_coalesce_while_queued(void **state)
 {
     struct fx *f = *state;
@@ -370,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rm_of_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_tells_watch_below_by_its_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_token_two_watches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_coalesce_while_queued, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
