@@ -406,8 +406,9 @@ int autosync(struct session *s)
 
     if (!st->autosync || !st->persist)
         return 0;
-    uint64_t mine = ++st->seq_applied;
-    while (st->seq_synced < mine) {
+    struct sync_waiter me = {.seq = ++st->seq_applied, .next = st->waiters};
+    st->waiters = &me;
+    while (!me.done) {
         if (st->syncing) {
             pthread_cond_wait(&st->synced, &st->lock);
             continue;
@@ -437,23 +438,30 @@ int autosync(struct session *s)
             for (size_t i = 0; i < n; i++)
                 free(paths[i]);
             free(paths);
-            st->seq_synced = upto;
         } else {
             /* Kept for the next flush; this round's callers hear EIO. */
             slog(st, HVS_LOG_ERROR, "%s", err);
             redirty(st, paths, n);
-            st->fails[st->nfails % FAILS_KEPT].from = from;
-            st->fails[st->nfails % FAILS_KEPT].to = upto;
-            st->nfails++;
             snprintf(st->fail_msg, sizeof(st->fail_msg), "%s", err);
-            st->seq_synced = upto;
+        }
+        st->seq_synced = upto;
+        /* Every change of the round gets its outcome, however late its
+         * thread wakes. */
+        for (struct sync_waiter **pp = &st->waiters; *pp;) {
+            struct sync_waiter *w = *pp;
+            if (w->seq >= from && w->seq <= upto) {
+                w->done = true;
+                w->result = r < 0 ? -EIO : 0;
+                *pp = w->next;
+            } else {
+                pp = &w->next;
+            }
         }
         st->syncing = false;
         pthread_cond_broadcast(&st->synced);
     }
-    for (unsigned i = 0; i < FAILS_KEPT && i < st->nfails; i++)
-        if (st->fails[i].from <= mine && mine <= st->fails[i].to)
-            return serr(s, -EIO, "the change was not written to disk: %s", st->fail_msg);
+    if (me.result < 0)
+        return serr(s, -EIO, "the change was not written to disk: %s", st->fail_msg);
     return 0;
 }
 

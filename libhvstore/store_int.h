@@ -20,7 +20,6 @@ struct dom_acct {
     struct dom_acct *next;
 };
 #define ACCT_BUCKETS 256
-#define FAILS_KEPT 32
 
 struct watch {
     struct session *s;
@@ -34,6 +33,14 @@ struct watch {
 };
 
 struct txn;
+
+/* A thread waiting in autosync for the flush of its change (on its stack). */
+struct sync_waiter {
+    uint64_t seq;
+    int result; /* 0, or -EIO: its round's flush failed */
+    bool done;
+    struct sync_waiter *next;
+};
 
 struct session {
     struct store *st;
@@ -63,11 +70,7 @@ struct store {
      * numbered; one thread at a time flushes all those made so far, without
      * the lock, while the others wait for their number. */
     uint64_t seq_applied, seq_synced;
-    /* The ranges of the last failed flushes, for waiters that wake late. */
-    struct {
-        uint64_t from, to;
-    } fails[FAILS_KEPT];
-    unsigned nfails;
+    struct sync_waiter *waiters; /* told their round's outcome by its leader */
     char fail_msg[256];
     bool syncing;
     pthread_cond_t synced;

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,6 +381,48 @@ static void test_threads_killed_lose_nothing(void **state)
     hvs_close(h);
 }
 
+/* A full disk (here: the file size limit) fails the write with -EIO and a
+ * message; the change stays in memory, as docs/store.md says. */
+static void test_write_error_is_eio(void **state)
+{
+    char file[160];
+
+    (void)state;
+    path_in(file, sizeof(file), "full.mdb");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char uri[200], key[32], val[2048];
+        hvs_t *h;
+        int r = 0, i;
+        snprintf(uri, sizeof(uri), "file:%s", file);
+        if (hvs_open(&h, uri, NULL) < 0)
+            _exit(2);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {.rlim_cur = 256 * 1024, .rlim_max = 256 * 1024};
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+            _exit(3);
+        memset(val, 'v', sizeof(val));
+        for (i = 0; i < 1000 && r == 0; i++) {
+            snprintf(key, sizeof(key), "/full/%d", i);
+            r = hvs_write(h, HVS_TX_NONE, key, val, sizeof(val));
+        }
+        if (r != -EIO)
+            _exit(4);
+        if (!strstr(hvs_last_error(h), "not written to disk"))
+            _exit(5);
+        char *v = NULL;
+        if (hvs_read(h, HVS_TX_NONE, key, &v, NULL) != 0)
+            _exit(6);
+        free(v);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_replay_twice_is_harmless),
         cmocka_unit_test(test_torn_only_frame_is_cut_before_appending),
         cmocka_unit_test(test_threads_killed_lose_nothing),
+        cmocka_unit_test(test_write_error_is_eio),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
