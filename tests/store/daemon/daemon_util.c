@@ -372,3 +372,28 @@ void du_call(int fd, uint32_t type, uint32_t req_id, const void *payload, size_t
         fail_msg("req %u (type %u): got type %u req %u '%s'", req_id, type, reply->type,
                  reply->req_id, reply->payload);
 }
+
+int du_fixture_setup(void **state, const char *opt, const char *val)
+{
+    struct du_daemon *d = calloc(1, sizeof(*d));
+
+    if (!d)
+        return -1;
+    du_init(d);
+    if (opt) {
+        d->args[d->nargs++] = opt;
+        d->args[d->nargs++] = val;
+    }
+    du_start_ok(d);
+    *state = d;
+    return 0;
+}
+
+int du_fixture_teardown(void **state)
+{
+    struct du_daemon *d = *state;
+    int rc = du_teardown(d);
+
+    free(d);
+    return rc;
+}

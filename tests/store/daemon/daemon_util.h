@@ -56,6 +56,12 @@ int du_teardown(struct du_daemon *d);
 /* Kills it if running, removes the temp dir. */
 void du_fini(struct du_daemon *d);
 
+/* cmocka fixtures: a daemon started with one extra option (opt, val; NULL
+ * for none) in *state, and its clean stop (under the sanitizers also its
+ * leak check). */
+int du_fixture_setup(void **state, const char *opt, const char *val);
+int du_fixture_teardown(void **state);
+
 /* hvs_open(d->uri), asserting success; with hvs_act_as(domid) if domid. */
 hvs_t *du_open(struct du_daemon *d, uint32_t domid);
 

@@ -43,24 +43,13 @@ enum {
 
 static int setup(void **state)
 {
-    struct du_daemon *d = calloc(1, sizeof(*d));
-
-    du_init(d);
-    d->args[d->nargs++] = "--quota-requests";
-    d->args[d->nargs++] = "5"; /* QUOTA_REQUESTS */
-    du_start_ok(d);
-    *state = d;
-    return 0;
+    return du_fixture_setup(state, "--quota-requests", "5"); /* QUOTA_REQUESTS */
 }
 
 /* A clean stop: under the sanitizers, also the daemon's leak check. */
 static int teardown(void **state)
 {
-    struct du_daemon *d = *state;
-    int rc = du_teardown(d);
-
-    free(d);
-    return rc;
+    return du_fixture_teardown(state);
 }
 
 /* The daemon is alive and a fresh, well-behaved client works. */

@@ -21,24 +21,13 @@
 
 static int setup(void **state)
 {
-    struct du_daemon *d = calloc(1, sizeof(*d));
-
-    du_init(d);
-    d->args[d->nargs++] = "--quota-nodes";
-    d->args[d->nargs++] = "8"; /* QUOTA_NODES */
-    du_start_ok(d);
-    *state = d;
-    return 0;
+    return du_fixture_setup(state, "--quota-nodes", "8"); /* QUOTA_NODES */
 }
 
 /* A clean stop: under the sanitizers, also the daemon's leak check. */
 static int teardown(void **state)
 {
-    struct du_daemon *d = *state;
-    int rc = du_teardown(d);
-
-    free(d);
-    return rc;
+    return du_fixture_teardown(state);
 }
 
 static void check_value(hvs_t *h, const char *path, const char *want)
