@@ -119,6 +119,8 @@ void clock_publish(struct hv_domain *d)
 
 HV_EXPORT int hv_domain_clock_get(hv_domain_t *dom, hv_clock_t *clock)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     struct kvm_clock_data kc = {0};
     hv_clock_t c = {.size = sizeof(c)};
 
@@ -140,6 +142,8 @@ HV_EXPORT int hv_domain_clock_get(hv_domain_t *dom, hv_clock_t *clock)
 
 HV_EXPORT int hv_domain_clock_set(hv_domain_t *dom, const hv_clock_t *user)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     hv_clock_t c, *clock = &c;
 
     if (!dom || !user)

@@ -52,6 +52,8 @@ void console_put(struct hv_domain *d, const char *data, size_t len)
 HV_EXPORT int hv_domain_console_set_callback(hv_domain_t *dom, hv_console_fn fn,
                                              void *opaque)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     if (!dom)
         return -EINVAL;
     /* Taking the callback lock waits out a callback in progress, so the old
@@ -72,6 +74,8 @@ HV_EXPORT int hv_domain_console_set_callback(hv_domain_t *dom, hv_console_fn fn,
 HV_EXPORT long hv_domain_console_read(hv_domain_t *dom, uint64_t *pos, void *buf,
                                       size_t len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     if (!dom || !pos || (!buf && len))
         return -EINVAL;
     pthread_mutex_lock(&dom->console_lock);

@@ -17,11 +17,15 @@ static uint64_t npages(const struct hv_domain *d)
 
 HV_EXPORT size_t hv_domain_dirty_log_size(const hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_dirty_log_size(dom);
     return dom ? (size_t)((npages(dom) + 63) / 64 * 8) : 0;
 }
 
 HV_EXPORT int hv_domain_dirty_log_start(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_dirty_log_start(dom);
     int err = 0;
 
     if (!dom)
@@ -51,6 +55,8 @@ out:
 HV_EXPORT long hv_domain_dirty_log_fetch(hv_domain_t *dom, uint64_t *bitmap,
                                          size_t bitmap_bytes)
 {
+    if (dom && dom->remote)
+        return remote_dirty_log_fetch(dom, bitmap, bitmap_bytes);
     long err = 0;
 
     if (!dom || !bitmap)
@@ -89,6 +95,8 @@ out:
 
 HV_EXPORT int hv_domain_dirty_log_stop(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_dirty_log_stop(dom);
     int err = 0;
 
     if (!dom)

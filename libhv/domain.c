@@ -50,6 +50,16 @@ static int check_config(hv_t *hv, const hv_domain_config_t *user,
     if (cfg->vcpus < 1 || cfg->vcpus > HV_MAX_VCPUS)
         return hv_error(hv, -EINVAL, "domain '%s': vcpus %u must be 1 to %d",
                         cfg->name, cfg->vcpus, HV_MAX_VCPUS);
+    if (cfg->maxmem_mb && (cfg->maxmem_mb < cfg->memory_mb ||
+                           cfg->maxmem_mb > (HV_MAX_MEMORY >> 20) || cfg->maxmem_mb % 2))
+        return hv_error(hv, -EINVAL, "domain '%s': maxmem_mb %llu must be an even number "
+                        "of MiB from memory_mb (%llu) to %llu", cfg->name,
+                        (unsigned long long)cfg->maxmem_mb,
+                        (unsigned long long)cfg->memory_mb,
+                        (unsigned long long)(HV_MAX_MEMORY >> 20));
+    if (cfg->vcpus_online > cfg->vcpus)
+        return hv_error(hv, -EINVAL, "domain '%s': vcpus_online %u is more than vcpus (%u)",
+                        cfg->name, cfg->vcpus_online, cfg->vcpus);
     return 0;
 }
 
@@ -84,6 +94,7 @@ static void domain_free(struct hv_domain *d)
             close(v->fd);
         if (v->wake_fd >= 0)
             close(v->wake_fd);
+        vcpu_affinity_free(v);
     }
     memory_destroy(d);
     if (d->vm_fd >= 0)
@@ -150,8 +161,13 @@ HV_EXPORT int hv_domain_create(hv_t *hv, const hv_domain_config_t *user,
     if (uuid_is_null(d->uuid))
         uuid_generate(d->uuid);
 
+    /* With a registry, domids and names are unique host-wide (registry.c). */
+    if (registry_enabled(hv) && (err = registry_claim(d)) < 0) {
+        domain_free(d);
+        return err;
+    }
     pthread_mutex_lock(&hv->lock);
-    err = claim_identity(hv, d, cfg->name);
+    err = d->reg ? 0 : claim_identity(hv, d, cfg->name);
     if (!err) {
         d->next = hv->domains;
         hv->domains = d;
@@ -162,8 +178,11 @@ HV_EXPORT int hv_domain_create(hv_t *hv, const hv_domain_config_t *user,
         return err;
     }
 
+    uint64_t maxmem_mb = cfg->maxmem_mb ? cfg->maxmem_mb : cfg->memory_mb;
     if ((err = kvm_create_vm(hv, &d->vm_fd)) < 0 ||
-        (err = memory_create(d, cfg->memory_mb << 20)) < 0)
+        (err = memory_create(d, maxmem_mb << 20)) < 0 ||
+        (err = balloon_init(d, cfg->memory_mb << 20,
+                            cfg->vcpus_online ? cfg->vcpus_online : cfg->vcpus)) < 0)
         goto fail;
     for (uint32_t i = 0; i < d->nr_vcpus; i++) {
         struct hv_vcpu *v = &d->vcpus[i];
@@ -177,6 +196,10 @@ HV_EXPORT int hv_domain_create(hv_t *hv, const hv_domain_config_t *user,
         }
     }
     if ((err = clock_init(d)) < 0 || (err = console_init(d)) < 0)
+        goto fail;
+    /* The outside world's ways in: only for domains in the host registry. */
+    if (d->reg && ((err = service_start(d)) < 0 || (err = store_ring_init(d)) < 0 ||
+                   (err = control_start(d)) < 0))
         goto fail;
     hv_log(hv, HV_LOG_INFO, "domain %u '%s' created: %llu MiB, %u vCPUs",
            d->domid, d->name, (unsigned long long)cfg->memory_mb, d->nr_vcpus);
@@ -201,6 +224,8 @@ static int bad_state(struct hv_domain *d, const char *op)
 
 HV_EXPORT int hv_domain_start(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     int err = 0;
 
     if (!dom)
@@ -219,6 +244,10 @@ HV_EXPORT int hv_domain_start(hv_domain_t *dom)
         goto out;
     }
     clock_publish(dom);
+    balloon_publish(dom);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    dom->start_time_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
     for (uint32_t i = 0; i < dom->nr_vcpus && !err; i++) {
         struct hv_vcpu *v = &dom->vcpus[i];
         if (!v->entry_set)
@@ -251,6 +280,8 @@ static bool any_running(struct hv_domain *d)
 
 HV_EXPORT int hv_domain_pause(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_pause(dom);
     int err = 0;
 
     if (!dom)
@@ -270,11 +301,15 @@ HV_EXPORT int hv_domain_pause(hv_domain_t *dom)
         err = bad_state(dom, "pause");
     }
     pthread_mutex_unlock(&dom->lock);
+    if (!err)
+        control_event(dom, "paused");
     return err;
 }
 
 HV_EXPORT int hv_domain_unpause(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_unpause(dom);
     int err = 0;
 
     if (!dom)
@@ -288,11 +323,15 @@ HV_EXPORT int hv_domain_unpause(hv_domain_t *dom)
         err = bad_state(dom, "unpause");
     }
     pthread_mutex_unlock(&dom->lock);
+    if (!err)
+        control_event(dom, "unpaused");
     return err;
 }
 
 HV_EXPORT int hv_domain_shutdown(hv_domain_t *dom, uint32_t reason)
 {
+    if (dom && dom->remote)
+        return remote_shutdown(dom, reason);
     int err = 0;
 
     if (!dom)
@@ -333,13 +372,18 @@ void domain_exit(struct hv_domain *d, const hv_exit_t *e)
         pthread_cond_broadcast(&d->cond);
     }
     pthread_mutex_unlock(&d->lock);
-    if (first)
+    if (first) {
         hv_log(d->hv, HV_LOG_INFO, "domain %u '%s' exited: %s (code %u)", d->domid,
                d->name, reasons[e->reason], e->code);
+        control_event(d, "exit");
+        registry_update(d);
+    }
 }
 
 HV_EXPORT int hv_domain_destroy(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_destroy(dom);
     if (!dom)
         return -EINVAL;
     if (on_own_vcpu(dom))
@@ -359,6 +403,13 @@ HV_EXPORT int hv_domain_destroy(hv_domain_t *dom)
         if (started[i])
             pthread_join(dom->vcpus[i].thread, NULL);
 
+    /* Clients hear "exit" (reason "destroyed" unless the guest ended
+     * first), then the socket goes; then the store entries. */
+    control_stop(dom);
+    service_stop(dom);
+    store_ring_fini(dom);
+    registry_release(dom);
+
     hv_t *hv = dom->hv;
     pthread_mutex_lock(&hv->lock);
     for (struct hv_domain **p = &hv->domains; *p; p = &(*p)->next)
@@ -374,6 +425,8 @@ HV_EXPORT int hv_domain_destroy(hv_domain_t *dom)
 
 HV_EXPORT int hv_domain_wait(hv_domain_t *dom, hv_exit_t *exit_info, int timeout_ms)
 {
+    if (dom && dom->remote)
+        return remote_wait(dom, exit_info, timeout_ms);
     struct timespec deadline;
     int err = 0;
 
@@ -406,6 +459,8 @@ HV_EXPORT int hv_domain_wait(hv_domain_t *dom, hv_exit_t *exit_info, int timeout
 
 HV_EXPORT int hv_domain_exit_fd(hv_domain_t *dom)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     return dom ? dom->exit_fd : -EINVAL;
 }
 
@@ -423,6 +478,8 @@ static bool vcpu_online(const struct hv_domain *d, const struct hv_vcpu *v)
 
 HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info)
 {
+    if (dom && dom->remote)
+        return remote_info(dom, info);
     hv_domain_info_t i = {0};
 
     if (!dom || !info || info->size == 0)
@@ -432,8 +489,18 @@ HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info)
     memcpy(i.uuid, dom->uuid, sizeof(i.uuid));
     i.memory_bytes = dom->mem.size;
     i.vcpus = dom->nr_vcpus;
+    i.monitor_pid = (int32_t)getpid();
     pthread_mutex_lock(&dom->lock);
     i.state = dom->state;
+    i.memory_target_bytes = dom->mem_target;
+    i.memory_max_bytes = dom->mem_max;
+    i.memory_actual_bytes = dom->mem.size - dom->mem_released;
+    i.vcpus_target = dom->vcpus_target;
+    i.start_time_ns = dom->start_time_ns;
+    if (dom->state == HV_DOMAIN_SHUTDOWN) {
+        i.exit_reason = dom->exit.reason;
+        i.exit_code = dom->exit.code;
+    }
     for (uint32_t n = 0; n < dom->nr_vcpus; n++) {
         struct hv_vcpu *v = &dom->vcpus[n];
         uint64_t ns;
@@ -446,8 +513,21 @@ HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info)
     return 0;
 }
 
+HV_EXPORT int hv_domain_devices(hv_domain_t *dom, struct hv_device_desc *out, uint32_t max)
+{
+    if (!dom || (max && !out))
+        return -EINVAL;
+    if (dom->remote)
+        return remote_refuse(dom, __func__);
+    for (uint32_t i = 0; i < dom->nr_devices && i < max; i++)
+        out[i] = dom->devices[i];
+    return (int)dom->nr_devices;
+}
+
 HV_EXPORT int hv_vcpu_info(hv_domain_t *dom, uint32_t vcpu, hv_vcpu_info_t *info)
 {
+    if (dom && dom->remote)
+        return remote_vcpu_info(dom, vcpu, info);
     hv_vcpu_info_t i = {0};
 
     if (!dom || !info || info->size == 0)

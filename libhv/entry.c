@@ -67,6 +67,8 @@ int entry_apply(struct hv_vcpu *v, uint64_t rip, uint64_t rsp, uint64_t rdi)
 HV_EXPORT int hv_vcpu_set_entry(hv_domain_t *dom, uint32_t vcpu,
                                 const hv_vcpu_entry_t *user)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     hv_vcpu_entry_t e, *entry = &e;
     int err;
 

@@ -76,6 +76,8 @@ int events_poll(struct hv_vcpu *v, uint64_t deadline_ns, uint64_t mask,
 
 HV_EXPORT int hv_domain_event_raise(hv_domain_t *dom, unsigned bit)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     if (!dom)
         return -EINVAL;
     if (bit >= 64)

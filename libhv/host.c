@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #define DEFAULT_RUN_DIR "/run/hv"
+#define DEFAULT_STATE_DIR "/var/lib/hv"
 
 static int check_kvm(hv_t *hv, const char *path)
 {
@@ -34,6 +35,43 @@ static int check_kvm(hv_t *hv, const char *path)
     if (hv->run_size < (int)sizeof(struct kvm_run))
         return hv_error(hv, -ENOTSUP, "%s: bad vCPU mmap size %d", path,
                         hv->run_size);
+    return 0;
+}
+
+static int dup_opt(char **out, const char *opt, const char *env, const char *def)
+{
+    const char *v = opt ? opt : getenv(env);
+    if (!v || !*v)
+        v = def;
+    if (!v)
+        return 0;
+    *out = strdup(v);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* Where the registry lives; see hv_options_t.store. */
+static int host_store_options(hv_t *hv, const hv_options_t *o)
+{
+    char *store = NULL;
+    int err;
+
+    if ((err = dup_opt(&store, o->store, "HV_STORE", NULL)) < 0 ||
+        (err = dup_opt(&hv->state_dir, o->state_dir, "HV_STATEDIR", DEFAULT_STATE_DIR)) < 0 ||
+        (err = dup_opt(&hv->hvstored_path, o->hvstored_path, "HV_HVSTORED", NULL)) < 0) {
+        free(store);
+        return err;
+    }
+    if (store && !strcmp(store, "none")) {
+        free(store);
+        return 0;
+    }
+    if (!store) {
+        size_t n = strlen(hv->run_dir) + sizeof("unix:/store.sock");
+        if (!(store = malloc(n)))
+            return -ENOMEM;
+        snprintf(store, n, "unix:%s/store.sock", hv->run_dir);
+    }
+    hv->store_uri = store;
     return 0;
 }
 
@@ -66,6 +104,9 @@ HV_EXPORT int hv_open(hv_t **out, const hv_options_t *opts)
         err = -ENOMEM;
         goto fail;
     }
+    pthread_mutex_init(&hv->reg_lock, NULL);
+    if ((err = host_store_options(hv, &o)) < 0)
+        goto fail;
     const char *path = o.kvm_path ? o.kvm_path : "/dev/kvm";
     hv->kvm_fd = open(path, O_RDWR | O_CLOEXEC);
     if (hv->kvm_fd < 0) {
@@ -88,6 +129,11 @@ HV_EXPORT void hv_close(hv_t *hv)
         return;
     while (hv->domains)
         hv_domain_destroy(hv->domains);
+    registry_close(hv);
+    pthread_mutex_destroy(&hv->reg_lock);
+    free(hv->store_uri);
+    free(hv->state_dir);
+    free(hv->hvstored_path);
     if (hv->kvm_fd >= 0)
         close(hv->kvm_fd);
     free(hv->msrs);

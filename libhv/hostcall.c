@@ -7,6 +7,8 @@
 HV_EXPORT int hv_domain_hostcall_register(hv_domain_t *dom, uint32_t nr,
                                           hv_hostcall_fn fn, void *opaque)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     int err = 0;
 
     if (!dom)

@@ -11,6 +11,7 @@
 
 #include "hv/abi.h"
 #include "hv/hv.h"
+#include "hv/hvstore.h"
 #include "guest_mem.h"
 #include "struct_io.h"
 
@@ -30,6 +31,12 @@ struct hv {
     void *log_opaque;
     hv_log_level_t log_level;
     char *run_dir;
+    char *store_uri;              /* NULL: no registry ("none") */
+    char *state_dir;
+    char *hvstored_path;          /* NULL: the installed one */
+
+    pthread_mutex_t reg_lock;     /* connecting the registry */
+    struct registry *reg;         /* registry.c; NULL until first needed */
 
     pthread_mutex_t lock;         /* domains list, domid counter, msr list */
     struct hv_domain *domains;
@@ -60,6 +67,7 @@ struct hv_vcpu {
     bool io_pending;              /* KVM completes the last I/O exit on re-entry */
     enum vcpu_run_state state;    /* under dom->lock */
     uint64_t cpu_time_ns;         /* final CPU time once the thread ended */
+    struct vcpu_affinity *affinity; /* vcpu_affinity.c; NULL: all host CPUs */
 };
 
 /* Bits of hv_domain.req, read by vCPU threads on every loop. */
@@ -73,11 +81,30 @@ struct hostcall {
 
 struct hv_domain {
     hv_t *hv;
-    struct hv_domain *next;       /* in hv->domains */
+    struct hv_domain *next;       /* in hv->domains (local handles only) */
     uint32_t domid;
     char name[64];
     uint8_t uuid[16];
     uint32_t nr_vcpus;
+
+    /*
+     * Non-NULL: a proxy from hv_domain_open (remote.c) for a domain in
+     * another process. Only hv, domid, name, uuid and remote are set; every
+     * public call checks it first and forwards or returns -EREMOTE.
+     */
+    struct remote *remote;
+    struct service *svc;          /* service.c: the monitor's thread; NULL without registry */
+    struct registration *reg;     /* registry.c: our entries in the store */
+    struct store_ring *store_ring; /* store_ring.c: the guest's store device */
+    struct hv_device_desc devices[HV_MAX_DEVICES]; /* the start info's table */
+    uint32_t nr_devices;
+    uint64_t start_time_ns;       /* CLOCK_REALTIME at hv_domain_start */
+
+    /* balloon.c: memory target and what the guest gave back, under lock */
+    uint64_t mem_target;
+    uint64_t mem_max;
+    uint64_t mem_released;
+    uint32_t vcpus_target;
 
     int vm_fd;
     struct hv_guest_mem mem;      /* the memfd mapping */
@@ -164,6 +191,96 @@ HV_HIDDEN void events_set(struct hv_domain *d, unsigned bit);
 
 /* trap.c */
 HV_HIDDEN void trap_install(struct hv_domain *d, uint64_t rip);
+
+/* ---- Host-wide control (issue 4) ----------------------------------------- */
+
+/* remote.c: proxies over a domain's control socket (docs/control-protocol.md) */
+HV_HIDDEN int remote_open(hv_t *hv, uint32_t domid, struct hv_domain **out);
+HV_HIDDEN void remote_close(struct hv_domain *d);
+/* -EREMOTE with a message naming the call. */
+HV_HIDDEN int remote_refuse(struct hv_domain *d, const char *call);
+HV_HIDDEN int remote_pause(struct hv_domain *d);
+HV_HIDDEN int remote_unpause(struct hv_domain *d);
+HV_HIDDEN int remote_shutdown(struct hv_domain *d, uint32_t reason);
+/* Destroys the domain, then frees the handle (as hv_domain_destroy). */
+HV_HIDDEN int remote_destroy(struct hv_domain *d);
+HV_HIDDEN int remote_wait(struct hv_domain *d, hv_exit_t *exit_info, int timeout_ms);
+HV_HIDDEN int remote_info(struct hv_domain *d, hv_domain_info_t *info);
+HV_HIDDEN int remote_vcpu_info(struct hv_domain *d, uint32_t vcpu, hv_vcpu_info_t *info);
+HV_HIDDEN int remote_vcpu_affinity_set(struct hv_domain *d, uint32_t vcpu, const uint32_t *cpus,
+                                       size_t ncpus);
+HV_HIDDEN int remote_vcpu_affinity_get(struct hv_domain *d, uint32_t vcpu, uint32_t *cpus,
+                                       size_t max);
+HV_HIDDEN int remote_vcpus_set(struct hv_domain *d, uint32_t online);
+HV_HIDDEN int remote_memory_target_set(struct hv_domain *d, uint64_t bytes);
+HV_HIDDEN int remote_memory_max_set(struct hv_domain *d, uint64_t bytes);
+HV_HIDDEN int remote_memory_open(struct hv_domain *d, int flags, int *fd, uint64_t *size);
+HV_HIDDEN int remote_console_open(struct hv_domain *d, int *fd);
+HV_HIDDEN size_t remote_dirty_log_size(const struct hv_domain *d);
+HV_HIDDEN int remote_dirty_log_start(struct hv_domain *d);
+HV_HIDDEN long remote_dirty_log_fetch(struct hv_domain *d, uint64_t *bitmap, size_t bytes);
+HV_HIDDEN int remote_dirty_log_stop(struct hv_domain *d);
+/* hv_domain_list's fan-out: info of each domid (ENOENT-gone ones skipped). */
+HV_HIDDEN long remote_info_many(hv_t *hv, const uint32_t *domids, size_t n,
+                                hv_domain_info_t *infos, size_t stride, size_t max);
+
+/*
+ * service.c: the monitor's per-domain thread, an epoll loop that serves the
+ * control socket (control.c), the store ring (store_ring.c) and console
+ * readers. Callbacks run on that thread, one at a time.
+ */
+typedef void (*service_fn)(struct hv_domain *d, int fd, uint32_t events, void *opaque);
+HV_HIDDEN int service_start(struct hv_domain *d);
+/* Runs stop hooks on no thread but the caller's; then joins. Idempotent. */
+HV_HIDDEN void service_stop(struct hv_domain *d);
+HV_HIDDEN int service_add(struct hv_domain *d, int fd, uint32_t events, service_fn fn,
+                          void *opaque);
+HV_HIDDEN int service_mod(struct hv_domain *d, int fd, uint32_t events);
+HV_HIDDEN void service_del(struct hv_domain *d, int fd);
+/* Runs fn(d, -1, 0, opaque) on the service thread soon (from any thread). */
+HV_HIDDEN int service_post(struct hv_domain *d, service_fn fn, void *opaque);
+
+/* control.c: the control socket, on the service thread */
+HV_HIDDEN int control_start(struct hv_domain *d);
+HV_HIDDEN void control_stop(struct hv_domain *d);
+/* Tell every connected client (from any thread): "paused", "unpaused", "exit". */
+HV_HIDDEN void control_event(struct hv_domain *d, const char *event);
+/* Console readers (hv_domain_console_open), served by the service thread. */
+HV_HIDDEN int console_reader_open(struct hv_domain *d, int *fd);
+HV_HIDDEN void console_reader_kick(struct hv_domain *d); /* new output (any thread) */
+
+/* registry.c: the host registry in the store (docs/host-control.md) */
+HV_HIDDEN bool registry_enabled(hv_t *hv);
+/* Picks a free domid and a unique name and writes the domain's entries. */
+HV_HIDDEN int registry_claim(struct hv_domain *d);
+/* Publishes a changed value (state, memory target, ...): best effort. */
+HV_HIDDEN void registry_update(struct hv_domain *d);
+HV_HIDDEN void registry_release(struct hv_domain *d);
+HV_HIDDEN int registry_lookup(hv_t *hv, const char *name, uint32_t *domid);
+/* The live domids in order (malloc'd); dead monitors' entries are reaped. */
+HV_HIDDEN int registry_list(hv_t *hv, uint32_t **domids, size_t *n);
+/* A new store handle on the registry's store acting as domid (for relays). */
+HV_HIDDEN int registry_store_open(hv_t *hv, uint32_t domid, hvs_t **out);
+HV_HIDDEN void registry_close(hv_t *hv);
+/* $run_dir/domains/<domid>.sock */
+HV_HIDDEN int registry_socket_path(hv_t *hv, uint32_t domid, char *buf, size_t len);
+
+/* store_spawn.c: starts hvstored when none answers on socket_path */
+HV_HIDDEN int store_spawn(hv_t *hv, const char *socket_path);
+
+/* store_ring.c: the guest's store ring device, relayed to the registry */
+HV_HIDDEN int store_ring_init(struct hv_domain *d);
+HV_HIDDEN void store_ring_fini(struct hv_domain *d);
+
+/* balloon.c: memory target, vCPU target, MEMORY_RELEASE/RECLAIM hypercalls */
+HV_HIDDEN int balloon_init(struct hv_domain *d, uint64_t target_bytes, uint32_t vcpus_online);
+/* Writes the targets into shared info (the builder zeroes it): at start. */
+HV_HIDDEN void balloon_publish(struct hv_domain *d);
+HV_HIDDEN int64_t balloon_hypercall(struct hv_vcpu *v, uint32_t nr, uint64_t arg_gpa);
+
+/* vcpu_affinity.c */
+HV_HIDDEN int vcpu_affinity_apply(struct hv_vcpu *v); /* on its thread's start */
+HV_HIDDEN void vcpu_affinity_free(struct hv_vcpu *v);
 
 /* Per-thread: the vCPU this thread runs, so API calls from callbacks can tell. */
 extern _Thread_local struct hv_vcpu *hv_current_vcpu HV_HIDDEN;

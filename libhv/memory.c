@@ -48,6 +48,8 @@ void memory_destroy(struct hv_domain *d)
 HV_EXPORT int hv_domain_memory_map(hv_domain_t *dom, uint64_t gpa, uint64_t len,
                                    void **ptr)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     if (!dom || !ptr)
         return -EINVAL;
     void *p = guest_mem_ptr(&dom->mem, gpa, len, GUEST_ACCESS_HOST);
@@ -87,29 +89,39 @@ static int copy(hv_domain_t *dom, uint64_t gpa, void *buf, size_t len, bool to_g
 HV_EXPORT int hv_domain_memory_read(hv_domain_t *dom, uint64_t gpa, void *buf,
                                     size_t len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     return copy(dom, gpa, buf, len, false, GUEST_ACCESS_HOST);
 }
 
 HV_EXPORT int hv_domain_memory_write(hv_domain_t *dom, uint64_t gpa,
                                      const void *buf, size_t len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     return copy(dom, gpa, (void *)buf, len, true, GUEST_ACCESS_HOST);
 }
 
 HV_EXPORT int hv_domain_guest_read(hv_domain_t *dom, uint64_t gpa, void *buf,
                                    size_t len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     return copy(dom, gpa, buf, len, false, GUEST_ACCESS_READ);
 }
 
 HV_EXPORT int hv_domain_guest_write(hv_domain_t *dom, uint64_t gpa,
                                     const void *buf, size_t len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     return copy(dom, gpa, (void *)buf, len, true, GUEST_ACCESS_WRITE);
 }
 
 HV_EXPORT int hv_domain_memory_fd(hv_domain_t *dom, int *fd, uint64_t *size)
 {
+    if (dom && dom->remote)
+        return remote_memory_open(dom, HV_MAP_READ | HV_MAP_WRITE, fd, size);
     if (!dom || !fd)
         return -EINVAL;
     int nfd = fcntl(dom->mem_fd, F_DUPFD_CLOEXEC, 0);

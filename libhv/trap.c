@@ -33,6 +33,8 @@ void trap_install(struct hv_domain *d, uint64_t rip)
 
 HV_EXPORT int hv_domain_trap_entry_set(hv_domain_t *dom, uint64_t rip)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     int err = 0;
 
     if (!dom)

@@ -169,6 +169,7 @@ static void *vcpu_thread(void *arg)
     int err;
 
     hv_current_vcpu = v;
+    vcpu_affinity_apply(v);
     if ((err = set_run_sigmask(v)) < 0) {
         hv_log(d->hv, HV_LOG_ERROR, "domain %u vCPU %u: KVM_SET_SIGNAL_MASK: %s",
                d->domid, v->id, strerror(-err));

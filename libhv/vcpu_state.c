@@ -97,6 +97,8 @@ static bool stopped(struct hv_domain *d)
 HV_EXPORT int hv_vcpu_state_get(hv_domain_t *dom, uint32_t vcpu, void *buf,
                                 size_t *len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     int err = 0;
 
     if (!dom || !len)
@@ -222,6 +224,8 @@ static int parse_blob(struct hv_domain *d, const void *buf, size_t len)
 HV_EXPORT int hv_vcpu_state_set(hv_domain_t *dom, uint32_t vcpu, const void *buf,
                                 size_t len)
 {
+    if (dom && dom->remote)
+        return remote_refuse(dom, __func__);
     int err;
 
     if (!dom)

@@ -40,7 +40,12 @@ static int commit(hv_domain_t *dom, const hv_domain_info_t *di,
     hvg_elf_commit(plan, image);
     hvg_write_descriptors(low);
     hvg_write_page_tables(low, di->memory_bytes);
-    hvg_write_start_info(low, di, &plan->layout, cmdline);
+    struct hv_device_desc devs[HV_MAX_DEVICES];
+    int ndev = hv_domain_devices(dom, devs, HV_MAX_DEVICES);
+    if (ndev < 0)
+        return ndev;
+    hvg_write_start_info(low, di, &plan->layout, cmdline, devs,
+                         (uint32_t)(ndev < (int)HV_MAX_DEVICES ? ndev : (int)HV_MAX_DEVICES));
     /* The image named its trap table: install it now and spare the guest
      * the SET_TRAP_ENTRY exit at boot (the start info tells it so). */
     if (plan->layout.trap_entry) {

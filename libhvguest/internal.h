@@ -65,6 +65,7 @@ int hvg_cmdline_check(hv_t *hv, const char *cmdline);
 /* Start info page (cmdline already checked) and a zeroed shared info page. */
 void hvg_write_start_info(uint8_t *low, const hv_domain_info_t *info,
                           const struct hvg_elf_layout *image,
-                          const char *cmdline);
+                          const char *cmdline,
+                          const struct hv_device_desc *devs, uint32_t ndevs);
 
 #endif /* HVG_INTERNAL_H */

@@ -74,7 +74,9 @@
 #define HV_HC_SET_TRAP_ENTRY 5u
 #define HV_HC_CRASH          6u
 #define HV_HC_VCPU_DOWN      7u
-#define HV_HC_NR_CORE        8u   /* first unassigned core number */
+#define HV_HC_MEMORY_RELEASE 8u   /* give pages back to the host (balloon) */
+#define HV_HC_MEMORY_RECLAIM 9u   /* take given-back pages again */
+#define HV_HC_NR_CORE        10u  /* first unassigned core number */
 #define HV_HC_VENDOR_FIRST   0x80u /* vendor host functions: 0x80-0xff */
 #define HV_HC_VENDOR_LAST    0xffu
 
@@ -129,6 +131,18 @@ struct hv_hc_vcpu_up {
 };
 
 /*
+ * MEMORY_RELEASE: the host frees the pages (their contents are lost: they
+ * read as zero when touched again) and counts them as given back;
+ * MEMORY_RECLAIM counts them as in use again. gpa is page-aligned, the range
+ * is RAM above HV_GPA_KERNEL. Returns the pages counted, or -HV_EINVAL /
+ * -HV_EFAULT.
+ */
+struct hv_hc_memory {
+    uint64_t gpa;
+    uint64_t npages;
+};
+
+/*
  * The trap table: vector v (0..31) enters at rip + v * HV_TRAP_STRIDE at CPL3
  * on the current stack (so guests are built without a red zone). The CPU
  * pushes SS, RSP, RFLAGS, CS, RIP and, for vectors 8, 10-14, 17, 21, 29 and
@@ -156,6 +170,8 @@ struct hv_hc_crash {
 #define HV_FEAT_SMP        (1ull << 0) /* VCPU_UP/VCPU_DOWN available */
 #define HV_FEAT_TRAP_ENTRY (1ull << 1)
 #define HV_FEAT_PVCLOCK    (1ull << 2)
+#define HV_FEAT_BALLOON    (1ull << 3) /* memory target + MEMORY_RELEASE/RECLAIM */
+#define HV_FEAT_VCPU_TARGET (1ull << 4) /* vcpus_target in shared info */
 
 #define HV_DEV_NONE    0u
 #define HV_DEV_CONSOLE 1u
@@ -195,6 +211,29 @@ struct hv_start_info {
     uint64_t trap_entry;
 };
 
+/* ---- Store ring (device HV_DEV_STORE) --------------------------------- */
+/*
+ * One page at the device's ring_gpa, shared with the host. The guest writes
+ * xenstore wire messages (docs/store.md: 16-byte header {type, req_id,
+ * tx_id, len}, then len <= 4096 bytes) into req and rings the doorbell (an
+ * `out` of any value to doorbell_port); the host answers in rsp and raises
+ * event_bit. Indices are free-running byte counts: the producer bumps *_prod
+ * after writing the bytes, the consumer bumps *_cons after reading them; the
+ * bytes at index i live at [i % HV_STORE_RING_SIZE]. Watch events arrive in
+ * rsp as WATCH_EVENT messages. The host serves the guest as its own domid,
+ * so the store's permissions and quotas apply.
+ */
+#define HV_STORE_RING_SIZE 1024u
+
+struct hv_store_ring {
+    char req[HV_STORE_RING_SIZE];
+    char rsp[HV_STORE_RING_SIZE];
+    uint32_t req_cons;
+    uint32_t req_prod;
+    uint32_t rsp_cons;
+    uint32_t rsp_prod;
+};
+
 /* ---- ELF notes of a guest image -------------------------------------- */
 /*
  * Notes named HV_ELFNOTE_NAME in a PT_NOTE segment tell the builder about an
@@ -223,6 +262,8 @@ struct hv_pvclock {
 
 #define HV_EVT_SHUTDOWN 0u  /* the host asks for shutdown_request */
 #define HV_EVT_HOST     1u  /* a generic notification from the host */
+#define HV_EVT_MEMORY   2u  /* mem_target_pages changed */
+#define HV_EVT_VCPUS    3u  /* vcpus_target changed */
 #define HV_EVT_DEVICE_FIRST 8u
 
 struct hv_shared_info {
@@ -230,7 +271,11 @@ struct hv_shared_info {
     uint32_t shutdown_request; /* HV_SHUTDOWN_* valid with HV_EVT_SHUTDOWN */
     uint32_t reserved0;
     struct hv_pvclock clock;
-    uint64_t reserved[16];
+    /* Written by the host, read by the guest after the matching event. */
+    uint64_t mem_target_pages; /* 4 KiB pages of RAM the guest should use */
+    uint32_t vcpus_target;     /* vCPUs the guest should keep online */
+    uint32_t reserved1;
+    uint64_t reserved[14];
 };
 
 /* ---- Layout checks ---------------------------------------------------- */
@@ -243,6 +288,8 @@ HV_ABI_ASSERT_SIZE(struct hv_hc_wallclock, 16);
 HV_ABI_ASSERT_SIZE(struct hv_hc_vcpu_up, 32);
 HV_ABI_ASSERT_SIZE(struct hv_hc_set_trap_entry, 8);
 HV_ABI_ASSERT_SIZE(struct hv_hc_crash, 32);
+HV_ABI_ASSERT_SIZE(struct hv_hc_memory, 16);
+HV_ABI_ASSERT_SIZE(struct hv_store_ring, 2064);
 HV_ABI_ASSERT_SIZE(struct hv_device_desc, 40);
 HV_ABI_ASSERT_SIZE(struct hv_pvclock, 40);
 HV_ABI_ASSERT_SIZE(struct hv_shared_info, 184);

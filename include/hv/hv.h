@@ -60,6 +60,16 @@ typedef struct hv_options {
      * (it only needs the signal to interrupt KVM_RUN), once per process.
      */
     int kick_signal;
+    /*
+     * The host registry (docs/host-control.md). NULL: $HV_STORE if set, else
+     * "unix:<run_dir>/store.sock", where libhv starts hvstored itself when no
+     * daemon answers. "none": no registry and no control sockets, domains are
+     * visible to this process only (domids from a counter in the handle).
+     * Any other value is an hvs_open URI ("mem:", "file:PATH", "unix:PATH").
+     */
+    const char *store;
+    const char *state_dir;     /* NULL: $HV_STATEDIR, else /var/lib/hv */
+    const char *hvstored_path; /* NULL: $HV_HVSTORED, else the installed one */
 } hv_options_t;
 
 /* opts may be NULL for all defaults. */
@@ -87,6 +97,15 @@ typedef struct hv_domain_config {
     uint8_t uuid[16];     /* all zero: a random UUID is generated */
     uint64_t memory_mb;   /* RAM; HV_MIN_MEMORY..HV_MAX_MEMORY of abi.h */
     uint32_t vcpus;       /* 1..HV_MAX_VCPUS */
+    /*
+     * RAM the domain may balloon up to; 0: memory_mb. The domain gets
+     * maxmem_mb of RAM and memory_mb as its initial memory target, which the
+     * guest runtime reaches by giving pages back (hv_domain_memory_target_set).
+     */
+    uint64_t maxmem_mb;
+    /* vCPUs online at start (the others can be brought up with
+     * hv_domain_vcpus_set); 0: vcpus. */
+    uint32_t vcpus_online;
 } hv_domain_config_t;
 
 #define HV_MAX_VCPUS 64
@@ -157,18 +176,68 @@ typedef struct hv_domain_info {
     uint32_t vcpus;
     uint32_t vcpus_online;
     uint64_t cpu_time_ns;  /* sum over vCPU threads */
+    /* Appended in 0.2 (issue 4). */
+    uint64_t memory_target_bytes; /* what the guest is asked to use */
+    uint64_t memory_max_bytes;    /* the target's ceiling (hv_domain_memory_max_set) */
+    uint64_t memory_actual_bytes; /* RAM minus what the guest gave back */
+    hv_exit_reason_t exit_reason; /* with HV_DOMAIN_SHUTDOWN: why */
+    uint32_t exit_code;
+    int32_t monitor_pid;          /* the process the domain lives in */
+    uint32_t vcpus_target;        /* vCPUs the guest is asked to keep online */
+    uint64_t start_time_ns;       /* CLOCK_REALTIME when it started; 0: not yet */
 } hv_domain_info_t;
 
 HV_EXPORT int hv_domain_info(hv_domain_t *dom, hv_domain_info_t *info);
+
+/*
+ * The devices libhv set up for the domain (the store ring, ...), as the
+ * start info describes them (abi.h): fills up to max and returns how many
+ * there are. The builder copies them into the start info.
+ */
+struct hv_device_desc;
+HV_EXPORT int hv_domain_devices(hv_domain_t *dom, struct hv_device_desc *out, uint32_t max);
 
 typedef struct hv_vcpu_info {
     size_t size;           /* sizeof(hv_vcpu_info_t) */
     uint32_t vcpu;
     uint32_t online;       /* brought up and not down */
     uint64_t cpu_time_ns;  /* CPU time of its host thread */
+    /* Appended in 0.2 (issue 4). */
+    int32_t host_cpu;      /* where its thread last ran; -1: no thread */
+    uint32_t reserved;
 } hv_vcpu_info_t;
 
 HV_EXPORT int hv_vcpu_info(hv_domain_t *dom, uint32_t vcpu, hv_vcpu_info_t *info);
+
+/*
+ * The host CPUs a vCPU's thread may run on (sched_setaffinity of the thread;
+ * kept for a thread not started yet). ncpus 0 means all host CPUs. CPU
+ * numbers must be online host CPUs below HV_MAX_HOST_CPUS.
+ */
+#define HV_MAX_HOST_CPUS 1024
+HV_EXPORT int hv_vcpu_affinity_set(hv_domain_t *dom, uint32_t vcpu, const uint32_t *cpus,
+                                   size_t ncpus);
+/* Fills up to max CPU numbers; returns how many there are (all: the host's). */
+HV_EXPORT int hv_vcpu_affinity_get(hv_domain_t *dom, uint32_t vcpu, uint32_t *cpus,
+                                   size_t max);
+
+/*
+ * Asks the guest to keep `online` vCPUs (1..vcpus) online: the count goes in
+ * the shared info page with HV_EVT_VCPUS, and the guest runtime brings vCPUs
+ * up or down with VCPU_UP/VCPU_DOWN. Returns once asked, not once done
+ * (hv_domain_info's vcpus_online shows progress).
+ */
+HV_EXPORT int hv_domain_vcpus_set(hv_domain_t *dom, uint32_t online);
+
+/*
+ * Asks the guest to use `bytes` of RAM (rounded down to 4 KiB; at most the
+ * memory max): the guest runtime gives pages back with MEMORY_RELEASE and the
+ * host frees them (memory_actual_bytes falls), or takes them again when the
+ * target grows. Returns once asked.
+ */
+HV_EXPORT int hv_domain_memory_target_set(hv_domain_t *dom, uint64_t bytes);
+/* The target's ceiling, at most the domain's RAM; lowers the target if needed. */
+HV_EXPORT int hv_domain_memory_max_set(hv_domain_t *dom, uint64_t bytes);
 
 /* ---- Console ---------------------------------------------------------- */
 
@@ -255,6 +324,18 @@ HV_EXPORT int hv_domain_guest_write(hv_domain_t *dom, uint64_t gpa,
 /* A new O_CLOEXEC fd of the guest RAM memfd (the caller closes it). */
 HV_EXPORT int hv_domain_memory_fd(hv_domain_t *dom, int *fd, uint64_t *size);
 
+/*
+ * Foreign mapping (libxc's): the guest RAM of any domain, local or remote
+ * (the monitor passes the memfd over its control socket), as a new O_CLOEXEC
+ * fd. HV_MAP_READ gives an fd opened read-only, which cannot be mapped
+ * writable; HV_MAP_WRITE needs the monitor's uid or root.
+ */
+#define HV_MAP_READ  1
+#define HV_MAP_WRITE 2
+HV_EXPORT int hv_domain_memory_open(hv_domain_t *dom, int flags, int *fd, uint64_t *size);
+/* memory_open, then mmap(MAP_SHARED) of all of RAM; undo with munmap(*addr, *size). */
+HV_EXPORT int hv_domain_foreign_map(hv_domain_t *dom, int flags, void **addr, uint64_t *size);
+
 /* ---- Dirty page log --------------------------------------------------- */
 
 /* Bytes of the bitmap hv_domain_dirty_log_fetch fills: a bit per 4 KiB page. */
@@ -284,6 +365,40 @@ typedef int64_t (*hv_hostcall_fn)(void *opaque, hv_domain_t *dom, uint32_t vcpu,
                                   uint64_t arg_gpa);
 HV_EXPORT int hv_domain_hostcall_register(hv_domain_t *dom, uint32_t nr,
                                           hv_hostcall_fn fn, void *opaque);
+
+/* ---- Host-wide control (docs/host-control.md) -------------------------- */
+
+/*
+ * A handle on a domain that lives in another process (its monitor), found
+ * by domid in the host registry; or the local handle when this process is
+ * its monitor. A remote handle takes the calls of docs/control-protocol.md
+ * over the domain's control socket; the others return -EREMOTE. -ENOENT: no
+ * such domain; -ECONNREFUSED: its monitor is gone.
+ */
+HV_EXPORT int hv_domain_open(hv_t *hv, uint32_t domid, hv_domain_t **out);
+/* Frees a handle from hv_domain_open without touching the domain (a local
+ * one stays alive: only hv_domain_destroy ends it). NULL is accepted. */
+HV_EXPORT void hv_domain_close(hv_domain_t *dom);
+/* 1 for a handle from hv_domain_open on another process's domain, else 0. */
+HV_EXPORT int hv_domain_is_remote(const hv_domain_t *dom);
+/* The domid of the domain named name (-ENOENT if none). */
+HV_EXPORT int hv_domain_lookup(hv_t *hv, const char *name, uint32_t *domid);
+
+/*
+ * Every domain of the host, in domid order: fills up to max entries of infos
+ * (an array whose stride is infos[0].size, set by the caller as for one
+ * hv_domain_info) and returns how many domains there are, which may be more
+ * than max. infos may be NULL with max 0 to count.
+ */
+HV_EXPORT long hv_domain_list(hv_t *hv, hv_domain_info_t *infos, size_t max);
+
+/*
+ * A stream socket carrying the console: the kept history (up to
+ * HV_CONSOLE_HISTORY bytes), then the guest's output as it comes. Works on
+ * local and remote handles; one reader per domain at a time (-EBUSY). Close
+ * the fd to detach.
+ */
+HV_EXPORT int hv_domain_console_open(hv_domain_t *dom, int *fd);
 
 #ifdef __cplusplus
 }

@@ -380,7 +380,8 @@ static void check_start_info(const struct fx *f, hv_domain_t *dom,
     assert_int_equal(si.size, sizeof(si));
     assert_int_equal(si.nr_vcpus, 1);
     assert_int_equal(si.features,
-                     HV_FEAT_SMP | HV_FEAT_TRAP_ENTRY | HV_FEAT_PVCLOCK);
+                     HV_FEAT_SMP | HV_FEAT_TRAP_ENTRY | HV_FEAT_PVCLOCK |
+                         HV_FEAT_BALLOON | HV_FEAT_VCPU_TARGET);
     assert_int_equal(si.mem_size, mem);
     assert_int_equal(si.shared_info, HV_GPA_SHARED_INFO);
     assert_int_equal(si.image_start, MKELF_TEXT);
