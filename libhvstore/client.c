@@ -842,6 +842,30 @@ int client_domain_introduce(struct client *c, uint32_t domid)
     return request(c, &q, what, &r);
 }
 
+int client_domain_own(struct client *c, uint32_t domid, const char *const *paths, size_t n)
+{
+    struct req q;
+    struct reply r;
+    char what[24];
+
+    snprintf(what, sizeof(what), "%" PRIu32, domid);
+    req_init(&q, XS_HV_OWN, HVS_TX_NONE);
+    req_u32(&q, domid);
+    for (size_t i = 0; i < n; i++) {
+        if (!paths[i])
+            return fail(c, -EINVAL, "HV_OWN %s: path %zu is NULL", what, i);
+        req_str(&q, paths[i]);
+    }
+    return request(c, &q, what, &r);
+}
+
+int client_domain_disown(struct client *c, uint32_t domid)
+{
+    struct reply r;
+
+    return domid_op(c, XS_HV_DISOWN, domid, &r);
+}
+
 int client_domain_release(struct client *c, uint32_t domid)
 {
     struct reply r;

@@ -53,6 +53,8 @@ int client_tx_begin(struct client *c, uint32_t *tx);
 int client_tx_end(struct client *c, uint32_t tx, bool commit);
 int client_domain_introduce(struct client *c, uint32_t domid);
 int client_domain_release(struct client *c, uint32_t domid);
+int client_domain_own(struct client *c, uint32_t domid, const char *const *paths, size_t n);
+int client_domain_disown(struct client *c, uint32_t domid);
 int client_domain_introduced(struct client *c, uint32_t domid);
 int client_domain_path(struct client *c, uint32_t domid, char **path);
 

@@ -488,12 +488,56 @@ struct session *session_new(struct store *st, uint32_t domid, session_notify_fn 
     return s;
 }
 
+static void owned_free(struct owned *o)
+{
+    for (size_t i = 0; i < o->npaths; i++)
+        free(o->paths[i]);
+    free(o->paths);
+    free(o);
+}
+
+/* The lock held. Removal as the owner would have done it, then release. */
+static void owned_cleanup(struct session *s)
+{
+    struct store *st = s->st;
+    bool changed = false;
+
+    while (s->owned) {
+        struct owned *o = s->owned;
+        s->owned = o->next;
+        for (size_t i = 0; i < o->npaths; i++) {
+            struct node *n = tree_get(&st->tree, o->paths[i], strlen(o->paths[i]));
+            if (n) {
+                main_remove(st, n);
+                changed = true;
+            }
+        }
+        char path[64];
+        int len = snprintf(path, sizeof(path), "/local/domain/%u", o->domid);
+        struct node *n = tree_get(&st->tree, path, (size_t)len);
+        if (n) {
+            main_remove(st, n);
+            changed = true;
+        }
+        struct dom_acct *a = acct_get(st, o->domid, false);
+        if (a && a->introduced)
+            a->introduced = false;
+        slog(st, HVS_LOG_INFO, "domain %u: its owner went away: entries removed, released",
+             o->domid);
+        watch_fire_special(st, "@releaseDomain");
+        owned_free(o);
+    }
+    if (changed && autosync(s) < 0)
+        slog(st, HVS_LOG_ERROR, "cleanup of a gone owner's domains: %s", session_error(s));
+}
+
 void session_free(struct session *s)
 {
     if (!s)
         return;
     struct store *st = s->st;
     pthread_mutex_lock(&st->lock);
+    owned_cleanup(s);
     session_txns_free(s);
     session_watches_free(s);
     if (s->prev)
@@ -818,6 +862,69 @@ int store_tx_end(struct session *s, uint32_t tx, bool commit)
 }
 
 /* ---- Domains ------------------------------------------------------------- */
+
+static int need_dom0(struct session *s, const char *what);
+static int check_domid(struct session *s, uint32_t domid);
+
+int store_domain_own(struct session *s, uint32_t domid, const char *const *paths, size_t n)
+{
+    struct owned *o = calloc(1, sizeof(*o));
+    int r = 0;
+
+    if (!o || (n && !(o->paths = calloc(n, sizeof(char *))))) {
+        free(o);
+        return serr(s, -ENOMEM, "out of memory");
+    }
+    o->domid = domid;
+    pthread_mutex_lock(&s->st->lock);
+    r = need_dom0(s, "own a domain");
+    if (r == 0)
+        r = check_domid(s, domid);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        char path[HVS_PATH_MAX + 1];
+        const char *why;
+        if (!paths[i] || path_resolve(s->domid, paths[i], false, path, &why) < 0)
+            r = serr(s, -EINVAL, "own domain %u: path %zu: %s", domid, i,
+                     paths[i] ? why : "NULL");
+        else if (!(o->paths[o->npaths++] = strdup(path)))
+            r = serr(s, -ENOMEM, "out of memory");
+    }
+    if (r == 0) {
+        for (struct owned **pp = &s->owned; *pp; pp = &(*pp)->next)
+            if ((*pp)->domid == domid) {
+                struct owned *old = *pp;
+                *pp = old->next;
+                owned_free(old);
+                break;
+            }
+        o->next = s->owned;
+        s->owned = o;
+        o = NULL;
+    }
+    pthread_mutex_unlock(&s->st->lock);
+    if (o)
+        owned_free(o);
+    return r;
+}
+
+int store_domain_disown(struct session *s, uint32_t domid)
+{
+    int r = -ENOENT;
+
+    pthread_mutex_lock(&s->st->lock);
+    for (struct owned **pp = &s->owned; *pp; pp = &(*pp)->next)
+        if ((*pp)->domid == domid) {
+            struct owned *old = *pp;
+            *pp = old->next;
+            owned_free(old);
+            r = 0;
+            break;
+        }
+    if (r < 0)
+        serr(s, r, "domain %u is not owned by this session", domid);
+    pthread_mutex_unlock(&s->st->lock);
+    return r;
+}
 
 static int need_dom0(struct session *s, const char *what)
 {

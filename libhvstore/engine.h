@@ -102,5 +102,13 @@ int store_domain_introduce(struct session *s, uint32_t domid);
 int store_domain_release(struct session *s, uint32_t domid);
 int store_domain_introduced(struct session *s, uint32_t domid);
 int store_domain_path(struct session *s, uint32_t domid, char **path);
+/*
+ * Ties domain domid to the session (dom0 only): when the session ends, its
+ * paths are removed and the domain released (@releaseDomain), as if the
+ * owner had done it; a second call for the same domid replaces the paths.
+ * This is how a monitor killed with SIGKILL still cleans up after itself.
+ */
+int store_domain_own(struct session *s, uint32_t domid, const char *const *paths, size_t n);
+int store_domain_disown(struct session *s, uint32_t domid);
 
 #endif

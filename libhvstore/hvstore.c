@@ -712,6 +712,19 @@ HVS_EXPORT int hvs_domain_release(hvs_t *h, uint32_t domid)
     return done(h, h->c ? client_domain_release(h->c, domid) : store_domain_release(h->s, domid));
 }
 
+HVS_EXPORT int hvs_domain_own(hvs_t *h, uint32_t domid, const char *const *paths, size_t npaths)
+{
+    CHECK(h, paths || npaths == 0);
+    return done(h, h->c ? client_domain_own(h->c, domid, paths, npaths)
+                        : store_domain_own(h->s, domid, paths, npaths));
+}
+
+HVS_EXPORT int hvs_domain_disown(hvs_t *h, uint32_t domid)
+{
+    CHECK(h, 1);
+    return done(h, h->c ? client_domain_disown(h->c, domid) : store_domain_disown(h->s, domid));
+}
+
 HVS_EXPORT int hvs_domain_introduced(hvs_t *h, uint32_t domid)
 {
     CHECK(h, 1);

@@ -147,6 +147,8 @@ const char *xs_type_name(uint32_t type)
     case XS_DIRECTORY_PART: return "DIRECTORY_PART";
     case XS_HV_ACT_AS: return "HV_ACT_AS";
     case XS_HV_WATCH_DEPTH: return "HV_WATCH_DEPTH";
+    case XS_HV_OWN: return "HV_OWN";
+    case XS_HV_DISOWN: return "HV_DISOWN";
     default: return "UNKNOWN";
     }
 }

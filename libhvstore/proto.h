@@ -45,6 +45,8 @@ enum xs_type {
      * with Xen's. */
     XS_HV_ACT_AS = 128,      /* <domid>|            -> OK */
     XS_HV_WATCH_DEPTH = 129, /* <path>|<token>|<depth>| -> OK */
+    XS_HV_OWN = 130,         /* <domid>|<path>|*    -> OK (hvs_domain_own) */
+    XS_HV_DISOWN = 131,      /* <domid>|            -> OK */
 };
 
 struct xs_header {

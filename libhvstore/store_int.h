@@ -42,9 +42,18 @@ struct sync_waiter {
     struct sync_waiter *next;
 };
 
+/* A domain whose entries go when its owning session ends (store_domain_own). */
+struct owned {
+    uint32_t domid;
+    char **paths;   /* absolute, resolved */
+    size_t npaths;
+    struct owned *next;
+};
+
 struct session {
     struct store *st;
     uint32_t domid;
+    struct owned *owned;
     session_notify_fn notify;
     void *opaque;
     struct errslots errs;

@@ -238,6 +238,19 @@ HVS_EXPORT int hvs_domain_introduce(hvs_t *h, uint32_t domid);
 HVS_EXPORT int hvs_domain_release(hvs_t *h, uint32_t domid);
 /* 1 if introduced, 0 if not. */
 HVS_EXPORT int hvs_domain_introduced(hvs_t *h, uint32_t domid);
+/*
+ * Ties domain domid to this handle (dom0 only): when the handle is closed,
+ * or its process dies and hvstored sees the connection go, the store removes
+ * paths (absolute, or relative to the handle's domain) and
+ * /local/domain/<domid>, releases the domain and fires @releaseDomain; the
+ * daemon also unlinks domains/<domid>.sock beside its own socket. A second
+ * call for the same domid replaces the paths; hvs_domain_disown unties it
+ * (-ENOENT if it was not tied). This is how libhv's registry cleans up after
+ * a monitor killed with SIGKILL.
+ */
+HVS_EXPORT int hvs_domain_own(hvs_t *h, uint32_t domid, const char *const *paths,
+                              size_t npaths);
+HVS_EXPORT int hvs_domain_disown(hvs_t *h, uint32_t domid);
 /* "/local/domain/<domid>", malloc'd. */
 HVS_EXPORT int hvs_domain_path(hvs_t *h, uint32_t domid, char **path);
 

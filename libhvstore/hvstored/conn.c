@@ -8,6 +8,8 @@
 #include "hvstored.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +81,18 @@ void conn_free(struct conn *c)
 
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    /* Frees the queued events too; no notify can come after this. */
+    /* A dead monitor's control socket goes before its domid is free again
+     * (session_free below), so it can never remove a successor's socket. */
+    for (size_t i = 0; i < c->nowned && d->run_dir; i++) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "%s/domains/%" PRIu32 ".sock", d->run_dir,
+                         c->owned[i]);
+        if (n > 0 && (size_t)n < sizeof(path) && unlink(path) < 0 && errno != ENOENT)
+            log_err("conn %u: unlink %s: %s", c->id, path, strerror(errno));
+    }
+    free(c->owned);
+    /* Frees the queued events too; no notify can come after this. Owned
+     * domains are removed and released there (@releaseDomain). */
     session_free(c->sess);
     if (c->in_batch) {
         struct conn **pp = &d->batch;

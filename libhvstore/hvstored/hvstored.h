@@ -95,6 +95,9 @@ struct conn {
     unsigned outstanding; /* replies not yet written (held or queued) */
     size_t in_len;
     char *in; /* XS_HEADER_SIZE + HVS_PAYLOAD_MAX bytes, allocated on first read */
+    /* Domains this connection owns (HV_OWN): their control sockets go with it. */
+    uint32_t *owned;
+    size_t nowned;
 };
 
 struct conn *conn_new(struct daemon *d, int fd);
@@ -141,6 +144,7 @@ struct daemon {
     int listen_fd;
     int signal_fd;
     bool listen_paused; /* out of fds: accept again once one closes */
+    char *run_dir;      /* the socket's directory: domains/<domid>.sock live there */
     bool stop;
     unsigned next_id;
     unsigned nconns;

@@ -317,6 +317,13 @@ int main(int argc, char **argv)
     d.listen_fd = sock_listen(o.socket_path);
     if (d.listen_fd < 0)
         goto out_store;
+    /* Absolute: the daemon leaves its working directory once daemonised. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", o.socket_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    d.run_dir = realpath(slash ? (dir[0] ? dir : "/") : ".", NULL);
     if (setup_loop(&d) < 0)
         goto out_sock;
 
@@ -347,6 +354,7 @@ out_store:
     if (d.signal_fd >= 0)
         close(d.signal_fd);
     close(lock_fd);
+    free(d.run_dir);
     if (rc == 0)
         log_info("stopped");
     return rc;

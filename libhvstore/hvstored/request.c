@@ -441,6 +441,60 @@ static int do_act_as(struct req *r)
     return ok(r);
 }
 
+/* <domid>|<path>|...: the connection owns the domain (hvs_domain_own). */
+static int do_own(struct req *r)
+{
+    const struct xs_msg *m = r->m;
+    int n = xs_count_strings(m->payload, m->hdr.len);
+    uint32_t domid;
+    int rc;
+
+    if (n < 1)
+        return fail(r, -EINVAL, "HV_OWN: expected a domain id and paths (NUL-terminated)");
+    r->args[0] = m->payload;
+    if ((rc = need_dom0(r)) < 0 || (rc = arg_domid(r, 0, &domid)) < 0)
+        return rc;
+    size_t npaths = (size_t)n - 1;
+    const char **paths = calloc(npaths ? npaths : 1, sizeof(*paths));
+    if (!paths)
+        return fail(r, -ENOMEM, "HV_OWN %" PRIu32 ": out of memory", domid);
+    const char *s = m->payload + strlen(m->payload) + 1;
+    for (size_t i = 0; i < npaths; i++, s += strlen(s) + 1)
+        paths[i] = s;
+    bool known = false;
+    for (size_t i = 0; i < r->c->nowned; i++)
+        known |= r->c->owned[i] == domid;
+    uint32_t *grown = known ? r->c->owned
+                            : realloc(r->c->owned, (r->c->nowned + 1) * sizeof(uint32_t));
+    if (!grown) {
+        free(paths);
+        return fail(r, -ENOMEM, "HV_OWN %" PRIu32 ": out of memory", domid);
+    }
+    r->c->owned = grown;
+    rc = store_domain_own(r->s, domid, paths, npaths);
+    free(paths);
+    if (rc < 0)
+        return rc;
+    if (!known)
+        r->c->owned[r->c->nowned++] = domid;
+    return ok(r);
+}
+
+static int do_disown(struct req *r)
+{
+    uint32_t domid;
+    int rc = arg_domid(r, 0, &domid);
+
+    if (rc < 0 || (rc = store_domain_disown(r->s, domid)) < 0)
+        return rc;
+    for (size_t i = 0; i < r->c->nowned; i++)
+        if (r->c->owned[i] == domid) {
+            r->c->owned[i] = r->c->owned[--r->c->nowned];
+            break;
+        }
+    return ok(r);
+}
+
 static int do_control(struct req *r)
 {
     return fail(r, -ENOSYS, "CONTROL is not supported by hvstored");
@@ -478,6 +532,8 @@ static const struct handler {
     {XS_DIRECTORY_PART, 2, false, do_directory_part},
     {XS_HV_ACT_AS, 1, false, do_act_as},
     {XS_HV_WATCH_DEPTH, 3, false, do_watch_depth},
+    {XS_HV_OWN, VARARGS, false, do_own},
+    {XS_HV_DISOWN, 1, false, do_disown},
 };
 
 static const struct handler *find_handler(uint32_t type)

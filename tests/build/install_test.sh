@@ -105,8 +105,10 @@ else
 fi
 
 step "build examples/hello/hello.c against the installed tree"
+# libhv needs libhvstore: the linker finds it as ld.so would on an installed
+# system, where libdir is a system library directory.
 # shellcheck disable=SC2046 # pkg-config output is a list of words
-if ! "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/hello" \
+if ! LD_LIBRARY_PATH=$libdir "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/hello" \
     "$src/examples/hello/hello.c" $(pkg-config --cflags --libs libhvguest libhv); then
     fail "cannot build examples/hello/hello.c with pkg-config's flags"
 fi
