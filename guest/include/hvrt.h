@@ -125,4 +125,87 @@ static inline void hv_cpu_relax(void)
     __builtin_ia32_pause();
 }
 
+/* ---- Balloon and vCPU targets ----------------------------------------- */
+/*
+ * The runtime honours the host's targets itself, inside hv_poll (which then
+ * may return 0 before its deadline): HV_EVT_MEMORY (shared_info->
+ * mem_target_pages): free pages off the top of hv_alloc_pages' region go back
+ * to the host with MEMORY_RELEASE, or are taken again with MEMORY_RECLAIM;
+ * HV_EVT_VCPUS (shared_info->vcpus_target): vCPUs 1..target-1 are started
+ * on an idle loop that sleeps in hv_poll, and those above the target go
+ * down (within 20 ms). vCPU 0 always stays. A vCPU the guest runs itself
+ * (hv_vcpu_start) is left alone. Nothing happens before the first such event.
+ */
+/* Pages given back to the host now. */
+uint64_t hv_balloon_pages(void);
+/* vCPU 0 plus the vCPUs the runtime keeps online for the host's target. */
+uint32_t hv_vcpus_online(void);
+
+/* ---- Store ------------------------------------------------------------ */
+/*
+ * A synchronous client of the host's store over the HV_DEV_STORE ring
+ * (docs/guest-abi.md "Store ring"). The host serves it as this domain, so
+ * relative paths ("data/x") are below /local/domain/<domid> and the store's
+ * permissions and quotas apply. Calls return >= 0 or -HV_E* (the store's
+ * errno names mapped to numbers), -HV_ENODEV without a store device,
+ * -HV_ETIMEDOUT if the host does not answer within 30 s. One request at a
+ * time: calls from several vCPUs take turns.
+ */
+#define HV_EPERM      1
+#define HV_EIO        5
+#define HV_E2BIG      7
+#define HV_EAGAIN    11
+#define HV_ENOMEM    12
+#define HV_EACCES    13
+#define HV_EEXIST    17
+#define HV_ENODEV    19
+#define HV_EISDIR    21
+#define HV_ENOSPC    28
+#define HV_EROFS     30
+#define HV_ENOTEMPTY 39
+#define HV_EISCONN  106
+#define HV_ENOTCONN 107
+#define HV_ETIMEDOUT 110
+#define HV_EDQUOT   122
+
+bool hv_store_present(void);
+/* Copies the value into buf, NUL-terminated when it leaves room; returns
+ * its length, or -HV_ERANGE when it is longer than buflen. */
+int hv_store_read(const char *path, char *buf, size_t buflen);
+int hv_store_write(const char *path, const void *data, size_t len);
+int hv_store_mkdir(const char *path);
+int hv_store_rm(const char *path);
+/* The children's names, each NUL-terminated, one after the other; returns
+ * the bytes used, or -HV_ERANGE. */
+int hv_store_directory(const char *path, char *buf, size_t buflen);
+/* A watch fires once when set, then on every change at or below path. */
+int hv_store_watch(const char *path, const char *token);
+int hv_store_unwatch(const char *path, const char *token);
+/*
+ * The next watch event (path and token, NUL-terminated): 0, or -HV_ETIMEDOUT
+ * at the monotonic deadline (0: do not block; HV_POLL_FOREVER), -HV_ERANGE
+ * when a buffer is too small (the event is dropped).
+ */
+int hv_store_wait_watch(char *path, size_t pathlen, char *token, size_t tokenlen,
+                        uint64_t deadline_ns);
+/*
+ * Any request (docs/store.md "Wire protocol"): payload as the wire has it.
+ * Returns the reply's length with the payload in reply and its type in
+ * *reply_type (may be NULL), or the ERROR reply's error.
+ */
+int64_t hv_store_request(uint32_t type, uint32_t tx_id, const void *payload, size_t len,
+                         void *reply, size_t replymax, uint32_t *reply_type);
+/* "EACCES" for -HV_EACCES, and so on. */
+const char *hv_store_strerror(int err);
+
+/*
+ * The guest agent: at most once a second writes data/uptime (whole seconds
+ * since boot), without waiting for the reply. Called by the runtime before
+ * it blocks; does nothing without a store device or while the store is busy.
+ */
+void hvrt_agent_tick(void);
+/* A WRITE that never blocks (-HV_EBUSY, -HV_EAGAIN: try later); its reply
+ * is dropped. For the agent. */
+int hvrt_store_post_write(const char *path, const void *data, size_t len);
+
 #endif /* HVRT_H */

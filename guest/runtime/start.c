@@ -70,6 +70,7 @@ void hvrt_start(uint64_t start_info_gpa)
     int argc = 1 + words;
     argv[argc] = NULL;
 
+    hvrt_agent_tick(); /* data/uptime at boot; nothing without a store device */
     int ret = main(argc, argv);
     hv_shutdown(HV_SHUTDOWN_POWEROFF, (uint32_t)ret);
 }
