@@ -96,6 +96,7 @@ static void domain_free(struct hv_domain *d)
             close(v->wake_fd);
         vcpu_affinity_free(v);
     }
+    balloon_fini(d);
     memory_destroy(d);
     if (d->vm_fd >= 0)
         close(d->vm_fd);
@@ -540,6 +541,7 @@ HV_EXPORT int hv_vcpu_info(hv_domain_t *dom, uint32_t vcpu, hv_vcpu_info_t *info
     pthread_mutex_lock(&dom->lock);
     i.online = vcpu_online(dom, v);
     vcpu_cpu_time(v, &i.cpu_time_ns);
+    i.host_cpu = vcpu_affinity_host_cpu(v);
     pthread_mutex_unlock(&dom->lock);
     struct_out(info, &i, sizeof(i));
     return 0;

@@ -139,6 +139,11 @@ void hypercall_dispatch(struct hv_vcpu *v, uint16_t port)
         set_result(v, do_vendor(v, nr, arg_gpa));
         return;
     }
+    /* balloon.c decodes its own arguments, through hc_decode as well. */
+    if (nr == HV_HC_MEMORY_RELEASE || nr == HV_HC_MEMORY_RECLAIM) {
+        set_result(v, balloon_hypercall(v, nr, arg_gpa));
+        return;
+    }
     ret = hc_decode(&d->mem, nr, arg_gpa, d->nr_vcpus, &c);
     if (ret == 0) {
         switch (nr) {

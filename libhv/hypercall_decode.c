@@ -15,6 +15,8 @@ static const struct {
     [HV_HC_SET_TRAP_ENTRY] = {sizeof(struct hv_hc_set_trap_entry), GUEST_ACCESS_READ},
     [HV_HC_CRASH] = {sizeof(struct hv_hc_crash), GUEST_ACCESS_READ},
     [HV_HC_VCPU_DOWN] = {0, GUEST_ACCESS_READ},
+    [HV_HC_MEMORY_RELEASE] = {sizeof(struct hv_hc_memory), GUEST_ACCESS_READ},
+    [HV_HC_MEMORY_RECLAIM] = {sizeof(struct hv_hc_memory), GUEST_ACCESS_READ},
 };
 
 static int check_values(const struct hv_guest_mem *m, uint32_t nr_vcpus,
@@ -39,6 +41,9 @@ static int check_values(const struct hv_guest_mem *m, uint32_t nr_vcpus,
         return 0;
     case HV_HC_SET_TRAP_ENTRY:
         return hc_trap_table_ok(m, a->set_trap_entry.rip) ? 0 : -HV_EINVAL;
+    case HV_HC_MEMORY_RELEASE:
+    case HV_HC_MEMORY_RECLAIM:
+        return hc_memory_range_ok(m, a->memory.gpa, a->memory.npages);
     default:
         return 0;
     }

@@ -20,6 +20,7 @@ union hc_args {
     struct hv_hc_vcpu_up vcpu_up;
     struct hv_hc_set_trap_entry set_trap_entry;
     struct hv_hc_crash crash;
+    struct hv_hc_memory memory;
 };
 
 struct hc_call {
@@ -48,6 +49,21 @@ static inline int hc_trap_table_ok(const struct hv_guest_mem *m, uint64_t rip)
 {
     return guest_mem_ptr(m, rip, (uint64_t)HV_TRAP_STRIDE * HV_TRAP_VECTORS,
                          GUEST_ACCESS_READ) != NULL;
+}
+
+/*
+ * MEMORY_RELEASE/RECLAIM: whole pages of RAM at or above HV_GPA_KERNEL, so a
+ * guest cannot have the host free page 0, the builder's tables, the start
+ * and shared info or the device rings. npages 0 is a valid no-op.
+ */
+static inline int hc_memory_range_ok(const struct hv_guest_mem *m, uint64_t gpa,
+                                     uint64_t npages)
+{
+    if (gpa & (HV_PAGE_SIZE - 1))
+        return -HV_EINVAL;
+    if (gpa < HV_GPA_KERNEL || gpa > m->size || npages > (m->size - gpa) / HV_PAGE_SIZE)
+        return -HV_EFAULT;
+    return 0;
 }
 
 /* A 48-bit canonical address: anything else faults on entry. */

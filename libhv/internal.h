@@ -105,6 +105,7 @@ struct hv_domain {
     uint64_t mem_max;
     uint64_t mem_released;
     uint32_t vcpus_target;
+    struct balloon *balloon;      /* balloon.c: which pages the guest gave back */
 
     int vm_fd;
     struct hv_guest_mem mem;      /* the memfd mapping */
@@ -274,6 +275,7 @@ HV_HIDDEN void store_ring_fini(struct hv_domain *d);
 
 /* balloon.c: memory target, vCPU target, MEMORY_RELEASE/RECLAIM hypercalls */
 HV_HIDDEN int balloon_init(struct hv_domain *d, uint64_t target_bytes, uint32_t vcpus_online);
+HV_HIDDEN void balloon_fini(struct hv_domain *d);
 /* Writes the targets into shared info (the builder zeroes it): at start. */
 HV_HIDDEN void balloon_publish(struct hv_domain *d);
 HV_HIDDEN int64_t balloon_hypercall(struct hv_vcpu *v, uint32_t nr, uint64_t arg_gpa);
@@ -281,6 +283,8 @@ HV_HIDDEN int64_t balloon_hypercall(struct hv_vcpu *v, uint32_t nr, uint64_t arg
 /* vcpu_affinity.c */
 HV_HIDDEN int vcpu_affinity_apply(struct hv_vcpu *v); /* on its thread's start */
 HV_HIDDEN void vcpu_affinity_free(struct hv_vcpu *v);
+/* The host CPU its thread last ran on; -1 when it has no thread. */
+HV_HIDDEN int32_t vcpu_affinity_host_cpu(struct hv_vcpu *v);
 
 /* Per-thread: the vCPU this thread runs, so API calls from callbacks can tell. */
 extern _Thread_local struct hv_vcpu *hv_current_vcpu HV_HIDDEN;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Events and sleeping: the POLL hypercall. */
+#include "balloon.h"
 #include "hypercall.h"
 #include "rt.h"
 
@@ -15,19 +16,29 @@ static HVRT_NORETURN void shutdown_requested(void)
     hv_shutdown(reason, 0);
 }
 
+/* A guest without the agent (agent.c) links this one. */
+__attribute__((weak)) void hvrt_agent_tick(void)
+{
+}
+
 uint64_t hv_poll(uint64_t deadline_ns, uint64_t mask)
 {
+    uint64_t own = hvrt_targets_mask();
     struct hv_hc_poll p = {
         .deadline_ns = deadline_ns,
-        .mask = mask | EVT_SHUTDOWN,
+        .mask = mask | EVT_SHUTDOWN | own,
         .ready = 0,
     };
 
+    if (deadline_ns)
+        hvrt_agent_tick();
     if (hvrt_hc_ptr(HV_HC_POLL, &p) < 0)
         hv_shutdown(HV_SHUTDOWN_CRASH, 0); /* the struct is valid: a broken host */
     if (p.ready & EVT_SHUTDOWN)
         shutdown_requested();
-    return p.ready & mask;
+    /* Also with nothing ready: work another vCPU left may be waiting. */
+    hvrt_targets_event(p.ready & own);
+    return p.ready & mask & ~own;
 }
 
 void hv_sleep_ns(uint64_t ns)

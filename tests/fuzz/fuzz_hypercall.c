@@ -11,7 +11,8 @@
 
 #include "libhv/hypercall_decode.h"
 
-#define RAM_SIZE (HV_GPA_SHARED_INFO + 2 * HV_PAGE_SIZE)
+/* Past HV_GPA_KERNEL, so that MEMORY_RELEASE/RECLAIM can succeed too. */
+#define RAM_SIZE (HV_GPA_KERNEL + 4 * HV_PAGE_SIZE)
 
 static void check_inside(const struct hv_guest_mem *m, const void *p, uint64_t len,
                          uint64_t floor)
@@ -33,12 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 12)
         return 0;
     if (!ram)
-        ram = malloc(RAM_SIZE);
+        ram = calloc(1, RAM_SIZE);
     memcpy(&nr, data, 4);
     memcpy(&gpa, data + 4, 8);
     data += 12;
     size -= 12;
-    memset(ram, 0, RAM_SIZE);
+    /* Only these two pages are ever written: the rest stays zero. */
+    memset(ram + HV_GPA_SHARED_INFO, 0, HV_PAGE_SIZE);
+    memset(ram + RAM_SIZE - HV_PAGE_SIZE, 0, HV_PAGE_SIZE);
     /* Put the fuzzer's bytes where arguments usually live, and at the end. */
     size_t n = size < HV_PAGE_SIZE ? size : HV_PAGE_SIZE;
     memcpy(ram + HV_GPA_SHARED_INFO, data, n);
@@ -65,5 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (nr == HV_HC_SHUTDOWN && c.args.shutdown.reason > HV_SHUTDOWN_CRASH)
         abort();
+    if (nr == HV_HC_MEMORY_RELEASE || nr == HV_HC_MEMORY_RECLAIM) {
+        uint64_t g = c.args.memory.gpa, np = c.args.memory.npages;
+        if ((g & (HV_PAGE_SIZE - 1)) || g < HV_GPA_KERNEL || g > RAM_SIZE ||
+            np > (RAM_SIZE - g) / HV_PAGE_SIZE)
+            abort();
+    }
     return 0;
 }
