@@ -285,6 +285,8 @@ static void test_embedded_default(void **state)
     (void)state;
     struct du_daemon d;
     du_init(&d);
+    /* The default store, not the test environment's "none". */
+    unsetenv("HV_STORE");
     hv_t *hv = open_host(&d, NULL);
     int err;
     hv_domain_t *dom = create(hv, "fresh", &err);
