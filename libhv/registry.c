@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,13 +242,47 @@ static int write_entries(hvs_t *h, hvs_tx_t tx, struct hv_domain *d, const char 
 }
 
 /*
+ * An entry whose monitor process is gone (it died before tying the entry
+ * to its store handle, or while hvstored was down): 1 stale, 0 live or
+ * unknown. A reused pid only makes us keep a stale entry, never drop a live
+ * one.
+ */
+static int entry_stale(hvs_t *h, hvs_tx_t tx, uint32_t domid)
+{
+    char path[80], buf[32];
+    snprintf(path, sizeof(path), "/local/domain/%u/hv/monitor-pid", domid);
+    if (read_opt(h, tx, path, buf, sizeof(buf)) <= 0)
+        return 0;
+    char *end;
+    long pid = strtol(buf, &end, 10);
+    if (*end || pid <= 0)
+        return 0;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Removes a stale entry inside tx: its /local/domain and /vm nodes. */
+static int drop_stale(hvs_t *h, hvs_tx_t tx, uint32_t domid)
+{
+    char path[80], vm[80];
+    snprintf(path, sizeof(path), "/local/domain/%u/vm", domid);
+    if (read_opt(h, tx, path, vm, sizeof(vm)) > 0 && !strncmp(vm, "/vm/", 4)) {
+        int rc = hvs_rm(h, tx, vm);
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+    }
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    int rc = hvs_rm(h, tx, path);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/*
  * One attempt; the transaction is ended either way. -EAGAIN: a concurrent
  * creator changed what we read; try again.
  */
 static int claim_once(hvs_t *h, struct hv_domain *d, const char *uuid,
                       const struct registration *g, uint32_t *conflict_domid)
 {
-    char buf[64], path[64];
+    char buf[64], path[96];
     hvs_tx_t tx;
     int rc;
 
@@ -262,13 +297,38 @@ static int claim_once(hvs_t *h, struct hv_domain *d, const char *uuid,
         snprintf(path, sizeof(path), "/local/domain/%u/name", other);
         int found = read_opt(h, tx, path, name, sizeof(name));
         if (found > 0 && !strcmp(name, d->name)) {
-            *conflict_domid = other;
-            rc = -EEXIST;
+            if (entry_stale(h, tx, other)) {
+                rc = drop_stale(h, tx, other);
+            } else {
+                *conflict_domid = other;
+                rc = -EEXIST;
+            }
         } else if (found < 0) {
             rc = found;
         }
     }
     if (rc < 0)
+        goto abort;
+    /* The UUID, likewise: /vm/<uuid> is one domain's. */
+    snprintf(path, sizeof(path), "%s/domid", g->vm_path);
+    rc = read_opt(h, tx, path, buf, sizeof(buf));
+    if (rc > 0 && parse_domid(buf, &other) == 0) {
+        char vm[80], lpath[80];
+        snprintf(lpath, sizeof(lpath), "/local/domain/%u/vm", other);
+        int found = read_opt(h, tx, lpath, vm, sizeof(vm));
+        if (found > 0 && !strcmp(vm, g->vm_path) && !entry_stale(h, tx, other)) {
+            *conflict_domid = other;
+            rc = -EADDRINUSE; /* told apart from a name in use */
+            goto abort;
+        }
+        if (found < 0) {
+            rc = found;
+            goto abort;
+        }
+    }
+    if (rc < 0)
+        goto abort;
+    if (rc > 0 && (rc = hvs_rm(h, tx, g->vm_path)) < 0 && rc != -ENOENT)
         goto abort;
 
     uint32_t cursor = 1;
@@ -343,6 +403,9 @@ int registry_claim(struct hv_domain *d)
     free(g);
     if (rc == -EEXIST)
         return hv_error(hv, -EEXIST, "a domain named '%s' exists (domid %u)", d->name, other);
+    if (rc == -EADDRINUSE)
+        return hv_error(hv, -EEXIST, "domain '%s': UUID %s is in use by domain %u", d->name,
+                        uuid, other);
     if (rc == -ENOSPC)
         return hv_error(hv, -ENOSPC, "domain '%s': no free domid (all %u in use)", d->name,
                         DOMID_MAX);
@@ -387,12 +450,14 @@ void registry_release(struct hv_domain *d)
     if (hvs_rm(h, HVS_TX_NONE, g->vm_path) < 0 && hvs_domain_introduced(h, d->domid) < 0)
         hv_log(d->hv, HV_LOG_WARN, "domain %u: registry: rm %s: %s", d->domid, g->vm_path,
                hvs_last_error(h));
-    /* Removes /local/domain/<domid> and tells @releaseDomain watchers. */
+    /* Removes /local/domain/<domid>, unties it from our handle in the same
+     * step (so our death cannot touch a successor) and tells
+     * @releaseDomain watchers. */
     if (hvs_domain_release(h, d->domid) < 0) {
         snprintf(buf, sizeof(buf), "/local/domain/%u", d->domid);
         hvs_rm(h, HVS_TX_NONE, buf);
+        hvs_domain_disown(h, d->domid);
     }
-    hvs_domain_disown(h, d->domid);
     free(g);
     d->reg = NULL;
 }

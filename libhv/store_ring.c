@@ -186,10 +186,31 @@ static bool take_request(struct store_ring *s)
     return true;
 }
 
+/*
+ * A guest that keeps its ring full must not keep the service thread (and so
+ * its control socket and console) to itself: after PUMP_BUDGET steps we go
+ * back to epoll, with the doorbell re-armed.
+ */
+#define PUMP_BUDGET 32
+
 static void pump(struct store_ring *s)
 {
+    unsigned budget = PUMP_BUDGET;
+
     flush_out(s);
-    while (!s->broken && out_pending(s) < OUT_SOFT_LIMIT && take_request(s)) {
+    while (!s->broken && out_pending(s) < OUT_SOFT_LIMIT && budget && take_request(s)) {
+        budget--;
+        /* Watch events the store sent during that round trip wait in the
+         * client: move them now into our capped queue. */
+        if (hvs_dispatch(s->h) < 0)
+            hv_log(s->d->hv, HV_LOG_WARN, "domain %u: store ring: watch events: %s",
+                   s->d->domid, hvs_last_error(s->h));
+    }
+    if (!budget && !s->broken) {
+        uint64_t one = 1;
+        if (write(s->evfd, &one, sizeof(one)) < 0)
+            hv_log(s->d->hv, HV_LOG_WARN, "domain %u: store ring: re-arm: %s", s->d->domid,
+                   strerror(errno));
     }
     flush_out(s);
     if (s->watch_paused && !s->broken && out_pending(s) < OUT_SOFT_LIMIT &&

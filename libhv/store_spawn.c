@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,16 +78,37 @@ static int run_daemon(hv_t *hv, const char *exe, const char *socket_path, const 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    /* A daemon that outlives us must not hold our pipes and files open. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    /* Nor our signal mask or ignored signals: it stops on SIGTERM/SIGINT. */
+    posix_spawnattr_t attr;
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    sigaddset(&deflt, SIGTERM);
+    sigaddset(&deflt, SIGINT);
+    sigaddset(&deflt, SIGHUP);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &deflt);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(&pid, exe, &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (rc)
         return hv_error(hv, -rc, "cannot start the store daemon %s: %s (start hvstored "
                         "yourself, or set HV_HVSTORED or hv_options_t.hvstored_path)",
                         exe, strerror(rc));
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return hv_error(hv, -errno, "waiting for %s: %s", exe, strerror(errno));
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno == EINTR)
+            continue;
+        /* The application reaps its children itself (SIGCHLD ignored, or
+         * waitpid(-1)): the socket tells whether the daemon came up. */
+        if (errno == ECHILD && probe(socket_path) == 0)
+            return 0;
+        return hv_error(hv, -errno, "waiting for %s: %s", exe, strerror(errno));
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return hv_error(hv, -EIO, "the store daemon %s did not start (%s %d; its messages "
                         "are on stderr or in the system log)", exe,

@@ -907,6 +907,42 @@ int store_domain_own(struct session *s, uint32_t domid, const char *const *paths
     return r;
 }
 
+bool store_domain_owned(struct session *s, uint32_t domid)
+{
+    bool owned = false;
+
+    pthread_mutex_lock(&s->st->lock);
+    for (struct owned *o = s->owned; o && !owned; o = o->next)
+        owned = o->domid == domid;
+    pthread_mutex_unlock(&s->st->lock);
+    return owned;
+}
+
+void session_forget_owned(struct session *s)
+{
+    pthread_mutex_lock(&s->st->lock);
+    while (s->owned) {
+        struct owned *o = s->owned;
+        s->owned = o->next;
+        owned_free(o);
+    }
+    pthread_mutex_unlock(&s->st->lock);
+}
+
+/* The lock held: a released domain has no owner left to clean up after, so
+ * a late owner's death cannot remove a successor that reused the domid. */
+static void untie_all(struct store *st, uint32_t domid)
+{
+    for (struct session *x = st->sessions; x; x = x->next)
+        for (struct owned **pp = &x->owned; *pp; pp = &(*pp)->next)
+            if ((*pp)->domid == domid) {
+                struct owned *old = *pp;
+                *pp = old->next;
+                owned_free(old);
+                break;
+            }
+}
+
 int store_domain_disown(struct session *s, uint32_t domid)
 {
     int r = -ENOENT;
@@ -997,6 +1033,7 @@ int store_domain_release(struct session *s, uint32_t domid)
         goto out;
     }
     a->introduced = false;
+    untie_all(s->st, domid);
     int len = snprintf(path, sizeof(path), "/local/domain/%u", domid);
     struct node *n = tree_get(&s->st->tree, path, (size_t)len);
     if (n)

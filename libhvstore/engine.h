@@ -110,5 +110,10 @@ int store_domain_path(struct session *s, uint32_t domid, char **path);
  */
 int store_domain_own(struct session *s, uint32_t domid, const char *const *paths, size_t n);
 int store_domain_disown(struct session *s, uint32_t domid);
+/* True while s owns domid (store_domain_release ends every owner's tie). */
+bool store_domain_owned(struct session *s, uint32_t domid);
+/* Drops s's ties without cleaning up: for a daemon that stops while the
+ * owners live on. */
+void session_forget_owned(struct session *s);
 
 #endif

@@ -83,8 +83,16 @@ void conn_free(struct conn *c)
     close(c->fd);
     /* A dead monitor's control socket goes before its domid is free again
      * (session_free below), so it can never remove a successor's socket. */
-    for (size_t i = 0; i < c->nowned && d->run_dir; i++) {
+    if (d->stop)
+        /* The daemon stops, the monitors live on: their entries and sockets
+         * stay for the next daemon. */
+        session_forget_owned(c->sess);
+    for (size_t i = 0; i < c->nowned && d->run_dir && !d->stop; i++) {
         char path[PATH_MAX];
+        /* Released meanwhile (maybe by another connection): a successor
+         * may hold that domid and its socket now. */
+        if (!store_domain_owned(c->sess, c->owned[i]))
+            continue;
         int n = snprintf(path, sizeof(path), "%s/domains/%" PRIu32 ".sock", d->run_dir,
                          c->owned[i]);
         if (n > 0 && (size_t)n < sizeof(path) && unlink(path) < 0 && errno != ENOENT)

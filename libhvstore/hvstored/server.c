@@ -185,6 +185,7 @@ int daemon_run(struct daemon *d)
         end_batch(d);
     }
     /* Every batch was synced and answered; the rest is unread requests. */
+    d->stop = true;
     while (d->conns)
         conn_free(d->conns);
     return 0;
