@@ -47,6 +47,7 @@ void console_put(struct hv_domain *d, const char *data, size_t len)
     if (fn)
         fn(opaque, d, local, len);
     pthread_mutex_unlock(&d->console_cb_lock);
+    console_reader_kick(d);
 }
 
 HV_EXPORT int hv_domain_console_set_callback(hv_domain_t *dom, hv_console_fn fn,

@@ -66,6 +66,9 @@ static const char *const op_names[CM_OP_COUNT] = {
     [CM_OP_DIRTY_LOG_STOP] = "dirty-log-stop",
     [CM_OP_MEMORY_MAP] = "memory-map",
     [CM_OP_CONSOLE_ATTACH] = "console-attach",
+    [CM_OP_VCPU_AFFINITY_GET] = "vcpu-affinity-get",
+    [CM_OP_VCPUS_SET] = "vcpus-set",
+    [CM_OP_MEMORY_MAX] = "memory-max",
 };
 
 const char *cm_op_name(enum cm_op op)

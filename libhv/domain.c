@@ -107,6 +107,7 @@ static void domain_free(struct hv_domain *d)
     pthread_mutex_destroy(&d->clock_lock);
     pthread_mutex_destroy(&d->console_lock);
     pthread_mutex_destroy(&d->console_cb_lock);
+    pthread_mutex_destroy(&d->ext_lock);
     pthread_cond_destroy(&d->cond);
     free(d);
 }
@@ -123,6 +124,7 @@ static struct hv_domain *domain_alloc(hv_t *hv, uint32_t nr_vcpus)
     pthread_mutex_init(&d->clock_lock, NULL);
     pthread_mutex_init(&d->console_lock, NULL);
     pthread_mutex_init(&d->console_cb_lock, NULL);
+    pthread_mutex_init(&d->ext_lock, NULL);
     /* hv_domain_wait's deadline is on CLOCK_MONOTONIC: wall clock steps
      * must not cut a wait short or stretch it. */
     pthread_condattr_t ca;
@@ -355,7 +357,7 @@ HV_EXPORT int hv_domain_shutdown(hv_domain_t *dom, uint32_t reason)
 
 void domain_exit(struct hv_domain *d, const hv_exit_t *e)
 {
-    static const char *const reasons[] = {"none", "poweroff", "reboot", "crash"};
+    static const char *const reasons[] = {"none", "poweroff", "reboot", "crash", "destroyed"};
 
     bool first = false;
 

@@ -94,6 +94,9 @@ struct hv_domain {
      */
     struct remote *remote;
     struct service *svc;          /* service.c: the monitor's thread; NULL without registry */
+    pthread_mutex_t ext_lock;     /* the two lists below */
+    struct control *control;      /* control.c: the control socket */
+    struct console_reader *console_reader; /* console_reader.c */
     struct registration *reg;     /* registry.c: our entries in the store */
     struct store_ring *store_ring; /* store_ring.c: the guest's store device */
     struct hv_device_desc devices[HV_MAX_DEVICES]; /* the start info's table */
@@ -249,6 +252,7 @@ HV_HIDDEN void control_event(struct hv_domain *d, const char *event);
 /* Console readers (hv_domain_console_open), served by the service thread. */
 HV_HIDDEN int console_reader_open(struct hv_domain *d, int *fd);
 HV_HIDDEN void console_reader_kick(struct hv_domain *d); /* new output (any thread) */
+HV_HIDDEN void console_reader_stop(struct hv_domain *d);
 
 /* registry.c: the host registry in the store (docs/host-control.md) */
 HV_HIDDEN bool registry_enabled(hv_t *hv);

@@ -122,6 +122,9 @@ typedef enum hv_exit_reason {
     HV_EXIT_POWEROFF = 1,
     HV_EXIT_REBOOT = 2,
     HV_EXIT_CRASH = 3,
+    /* Another process destroyed it (hv_domain_destroy on a remote handle):
+     * its monitor should now destroy it too. */
+    HV_EXIT_DESTROYED = 4,
 } hv_exit_reason_t;
 
 /* Crash "vectors" that are not exceptions the guest reported. */

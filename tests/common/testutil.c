@@ -477,6 +477,7 @@ const char *tu_exit_reason_name(hv_exit_reason_t r)
     case HV_EXIT_POWEROFF: return "POWEROFF";
     case HV_EXIT_REBOOT: return "REBOOT";
     case HV_EXIT_CRASH: return "CRASH";
+    case HV_EXIT_DESTROYED: return "DESTROYED";
     }
     return "?";
 }
