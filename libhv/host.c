@@ -105,6 +105,12 @@ HV_EXPORT int hv_open(hv_t **out, const hv_options_t *opts)
         goto fail;
     }
     pthread_mutex_init(&hv->reg_lock, NULL);
+    hv->cpus_default = CPU_ALLOC(HV_MAX_HOST_CPUS);
+    if (hv->cpus_default &&
+        sched_getaffinity(0, CPU_ALLOC_SIZE(HV_MAX_HOST_CPUS), hv->cpus_default) < 0) {
+        CPU_FREE(hv->cpus_default);
+        hv->cpus_default = NULL;
+    }
     if ((err = host_store_options(hv, &o)) < 0)
         goto fail;
     const char *path = o.kvm_path ? o.kvm_path : "/dev/kvm";
@@ -131,6 +137,8 @@ HV_EXPORT void hv_close(hv_t *hv)
         hv_domain_destroy(hv->domains);
     registry_close(hv);
     pthread_mutex_destroy(&hv->reg_lock);
+    if (hv->cpus_default)
+        CPU_FREE(hv->cpus_default);
     free(hv->store_uri);
     free(hv->state_dir);
     free(hv->hvstored_path);

@@ -4,6 +4,7 @@
 #define LIBHV_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +44,9 @@ struct hv {
     uint32_t next_domid;
 
     struct kvm_msr_list *msrs;    /* readable MSRs, probed on first use */
+    /* The process's CPU set at hv_open (HV_MAX_HOST_CPUS bits): where an
+     * unpinned vCPU thread runs, whatever thread started it. NULL: unknown. */
+    cpu_set_t *cpus_default;
 
     pthread_mutex_t err_lock;
     struct hv_err_slot *errs;

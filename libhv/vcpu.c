@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* vCPU threads: one per vCPU, each looping on KVM_RUN. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -169,6 +171,10 @@ static void *vcpu_thread(void *arg)
     int err;
 
     hv_current_vcpu = v;
+    /* "hv<domid>/v<vcpu>" in top -H, ps -L and /proc/<pid>/task/<tid>/comm. */
+    char name[16];
+    snprintf(name, sizeof(name), "hv%u/v%u", d->domid, v->id);
+    pthread_setname_np(pthread_self(), name);
     vcpu_affinity_apply(v);
     if ((err = set_run_sigmask(v)) < 0) {
         hv_log(d->hv, HV_LOG_ERROR, "domain %u vCPU %u: KVM_SET_SIGNAL_MASK: %s",

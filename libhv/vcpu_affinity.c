@@ -71,11 +71,14 @@ int vcpu_affinity_apply(struct hv_vcpu *v)
 
     pthread_mutex_lock(&d->lock);
     struct vcpu_affinity *a = state_of(v);
-    if (a) {
+    if (a)
         a->tid = gettid();
-        if (a->set && sched_setaffinity(0, SET_BYTES, a->set) < 0)
-            err = -errno;
-    }
+    /* A new thread inherits its creator's CPU set (vCPU 0's pin when the
+     * guest brings it up, or a pinned API thread's): an unpinned vCPU gets
+     * the process's own set, as hv_open found it. */
+    const cpu_set_t *set = a && a->set ? a->set : d->hv->cpus_default;
+    if (set && sched_setaffinity(0, SET_BYTES, set) < 0)
+        err = -errno;
     pthread_mutex_unlock(&d->lock);
     if (err)
         hv_log(d->hv, HV_LOG_WARN, "domain %u vCPU %u: cannot pin its thread: %s",

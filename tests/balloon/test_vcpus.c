@@ -7,6 +7,7 @@
  */
 #include "balloon_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -186,12 +187,88 @@ static void test_affinity(void **state)
     tu_env_destroy(env, dom);
 }
 
+/* Cpus_allowed_list of a /proc status file; 0 if found. */
+static int status_cpus(const char *path, char *list, size_t len)
+{
+    char line[256];
+    int rc = -1;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+            char *v = line + 18 + strspn(line + 18, " \t");
+            v[strcspn(v, "\n")] = '\0';
+            snprintf(list, len, "%s", v);
+            rc = 0;
+        }
+    fclose(f);
+    return rc;
+}
+
+/* Cpus_allowed_list of this process's thread named name; 0 if found. */
+static int thread_cpus(const char *name, char *list, size_t len)
+{
+    DIR *dir = opendir("/proc/self/task");
+    struct dirent *de;
+    int rc = -1;
+
+    assert_non_null(dir);
+    while (rc < 0 && (de = readdir(dir))) {
+        char path[300], line[256];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        bool match = fgets(line, sizeof(line), f) && !strncmp(line, name, strlen(name)) &&
+                     line[strlen(name)] == '\n';
+        fclose(f);
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+        if (match)
+            rc = status_cpus(path, list, len);
+    }
+    closedir(dir);
+    return rc;
+}
+
+/*
+ * A thread inherits its creator's CPU set: vCPU 1, brought up from pinned
+ * vCPU 0's thread, must still run wherever the process may, as
+ * hv_vcpu_affinity_get says.
+ */
+static void test_affinity_not_inherited(void **state)
+{
+    struct tu_env *env = *state;
+    struct tu_console *con;
+    hv_domain_t *dom = bu_domain(env, "watch", 16, 0, 2, 1, &con);
+    const uint32_t cpu1 = 1;
+    char mine[256], v0[256], v1[256], name[16];
+
+    assert_int_equal(hv_vcpu_affinity_set(dom, 0, &cpu1, 1), 0);
+    assert_int_equal(hv_domain_start(dom), 0);
+    tu_check(tu_console_wait(con, "balloon: ready", tu_timeout_ms()) == 0, con, "not ready");
+    assert_int_equal(hv_domain_vcpus_set(dom, 2), 0);
+    wait_online(dom, con, 2);
+    /* The main thread's: the test pins nothing else. */
+    assert_int_equal(status_cpus("/proc/self/status", mine, sizeof(mine)), 0);
+    snprintf(name, sizeof(name), "hv%u/v0", hv_domain_id(dom));
+    assert_int_equal(thread_cpus(name, v0, sizeof(v0)), 0);
+    assert_string_equal(v0, "1");
+    snprintf(name, sizeof(name), "hv%u/v1", hv_domain_id(dom));
+    assert_int_equal(thread_cpus(name, v1, sizeof(v1)), 0);
+    tu_check(!strcmp(v1, mine), con, "vCPU 1 runs on CPUs %s, the process on %s", v1, mine);
+    tu_env_destroy(env, dom);
+}
+
 int main(void)
 {
     tu_require_kvm();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_vcpus_set, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_affinity, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_affinity_not_inherited, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
