@@ -10,6 +10,9 @@
  *   hostile-prod, hostile-len, hostile-rsp
  *                 break the ring on purpose (the host must stop serving it
  *                 and nothing else)
+ *   flood         a watch with a big token on data, then writes under data
+ *                 forever without reading a reply or an event (rsp_cons is
+ *                 just moved up); "storetest: flood N" every 10000 requests
  * Results are console lines "storetest: ...".
  */
 #include <hvrt.h>
@@ -259,6 +262,55 @@ static int hostile(const char *how)
     return 0;
 }
 
+/* Appends n request bytes to req, ringing whenever it is full; replies and
+ * events are dropped unread to keep rsp empty. */
+static void flood_put(volatile struct hv_store_ring *ring, uint16_t port, const char *c,
+                      uint32_t n)
+{
+    while (n) {
+        uint32_t prod = ring->req_prod;
+        uint32_t cons = __atomic_load_n(&ring->req_cons, __ATOMIC_ACQUIRE);
+        uint32_t room = HV_STORE_RING_SIZE - (prod - cons);
+        __atomic_store_n(&ring->rsp_cons, __atomic_load_n(&ring->rsp_prod, __ATOMIC_ACQUIRE),
+                         __ATOMIC_RELEASE);
+        if (!room) {
+            ring_doorbell(port);
+            continue;
+        }
+        uint32_t k = room < n ? room : n;
+        for (uint32_t i = 0; i < k; i++)
+            ring->req[(prod + i) % HV_STORE_RING_SIZE] = c[i];
+        __atomic_store_n(&ring->req_prod, prod + k, __ATOMIC_RELEASE);
+        c += k;
+        n -= k;
+        ring_doorbell(port);
+    }
+}
+
+/* Each write fires the big-token watch: the host gets far more event bytes
+ * than the guest will ever take, and a ring that never runs dry. */
+static int flood(void)
+{
+    static char tok[3000];
+    memset(tok, 'A', sizeof(tok) - 1);
+    printf("storetest: flood watch = %s\n", err(hv_store_watch("data", tok)));
+    uint16_t port = 0;
+    volatile struct hv_store_ring *ring = ring_of(&port);
+    if (!ring)
+        return 3;
+    static const char payload[] = "data/x\0v";
+    uint32_t hdr[4] = {XS_WRITE, 1, 0, sizeof(payload) - 1};
+    static char msg[sizeof(hdr) + sizeof(payload) - 1];
+    memcpy(msg, hdr, sizeof(hdr));
+    memcpy(msg + sizeof(hdr), payload, sizeof(payload) - 1);
+    printf("storetest: flood go\n");
+    for (uint32_t n = 1;; n++) {
+        flood_put(ring, port, msg, sizeof(msg));
+        if (n % 10000 == 0)
+            printf("storetest: flood %u\n", n);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (!hv_store_present()) {
@@ -276,5 +328,7 @@ int main(int argc, char **argv)
         show_read("quick read", "data/q");
         return 0;
     }
+    if (!strcmp(mode, "flood"))
+        return flood();
     return hostile(mode);
 }
