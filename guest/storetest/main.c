@@ -311,6 +311,38 @@ static int flood(void)
     }
 }
 
+/*
+ * race: vCPU 1 waits for watch events in a loop while vCPU 0 reads; both
+ * wait on the one store event bit, so vCPU 1 often takes the bit of vCPU 0's
+ * reply. A read must still finish at once (it waits in slices), not at its
+ * 30 s deadline.
+ */
+static volatile int race_stop;
+
+static void race_waiter(void *arg)
+{
+    (void)arg;
+    char p[128], t[64];
+    while (!race_stop)
+        hv_store_wait_watch(p, sizeof(p), t, sizeof(t), hv_monotonic_ns() + 500000000ull);
+}
+
+static int race(void)
+{
+    char buf[64];
+    int fails = 0;
+
+    if (hv_store_write("data/r", "1", 1) < 0 || hv_vcpu_start(1, race_waiter, 0) < 0) {
+        printf("storetest: race setup failed\n");
+        return 1;
+    }
+    for (int i = 0; i < 2000; i++)
+        fails += hv_store_read("data/r", buf, sizeof(buf) - 1) != 1;
+    race_stop = 1;
+    printf("storetest: race done fails=%d\n", fails);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (!hv_store_present()) {
@@ -328,6 +360,8 @@ int main(int argc, char **argv)
         show_read("quick read", "data/q");
         return 0;
     }
+    if (!strcmp(mode, "race"))
+        return race();
     if (!strcmp(mode, "flood"))
         return flood();
     return hostile(mode);

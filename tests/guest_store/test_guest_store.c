@@ -482,6 +482,28 @@ static void test_flood(void **state)
     free(l);
 }
 
+/*
+ * Two vCPUs wait on the store's one event bit. The hang guard is the test:
+ * a read whose reply event another vCPU took used to sleep out its 30 s
+ * deadline, so 200 reads could not finish within it.
+ */
+static void test_two_vcpus(void **state)
+{
+    (void)state;
+    struct logcap *l = calloc(1, sizeof(*l));
+    hv_t *hv = open_host(l);
+    hv_domain_t *dom = tu_domain(hv, "storetest", "race", 64, 2);
+    struct tu_console *c = tu_console_new();
+    assert_int_equal(tu_console_attach(c, dom), 0);
+    assert_int_equal(hv_domain_start(dom), 0);
+    tu_check(tu_console_wait(c, "storetest: race done fails=0\n", tu_timeout_ms()) == 0, c,
+             "2000 store reads with a watch-waiter on the other vCPU did not all finish");
+    assert_int_equal(hv_domain_destroy(dom), 0);
+    tu_console_free(c);
+    hv_close(hv);
+    free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_hostile_prod),
         cmocka_unit_test(test_hostile_len),
         cmocka_unit_test(test_hostile_rsp),
+        cmocka_unit_test(test_two_vcpus),
         cmocka_unit_test(test_flood),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
