@@ -485,7 +485,7 @@ static void test_flood(void **state)
 /*
  * Two vCPUs wait on the store's one event bit. The hang guard is the test:
  * a read whose reply event another vCPU took used to sleep out its 30 s
- * deadline, so 200 reads could not finish within it.
+ * deadline, so 2000 reads could not finish within it.
  */
 static void test_two_vcpus(void **state)
 {
