@@ -146,10 +146,12 @@ void console_reader_kick(struct hv_domain *d)
     struct console_reader *r = d->console_reader;
     while (r && r->d != d)
         r = r->next;
-    bool post = r && !atomic_exchange(&r->kick_posted, true);
+    /* Posted under the lock too: while a reader is linked, control_stop has
+     * not detached it, so service_stop has not freed d->svc. */
+    if (r && !atomic_exchange(&r->kick_posted, true) &&
+        service_post(d, post_pump, NULL) < 0)
+        atomic_store(&r->kick_posted, false);
     pthread_mutex_unlock(&d->ext_lock);
-    if (post)
-        service_post(d, post_pump, NULL);
 }
 
 int console_reader_open(struct hv_domain *d, int *fd)
@@ -170,6 +172,9 @@ int console_reader_open(struct hv_domain *d, int *fd)
     r->d = d;
     r->fd = sv[0];
     r->events = EPOLLIN;
+    /* From the oldest byte kept: what went before is no loss to this reader. */
+    r->pos = 0;
+    hv_domain_console_read(d, &r->pos, NULL, 0);
     /* Claimed under the lock: two attachers at once, one wins. */
     pthread_mutex_lock(&d->ext_lock);
     struct console_reader *o = d->console_reader;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -24,7 +25,12 @@
 
 /* A client that stops reading is dropped once this much is queued for it. */
 #define OUT_MAX (1u << 20)
+/* Replies holding fds cost the monitor an fd each until sent: past this many
+ * queued for a client, its requests wait unread until it takes its replies. */
+#define OUT_FDS_MAX 16u
 #define IN_CHUNK 16384u
+/* At most one "cannot accept" line per this many ms (not a rate of work). */
+#define ACCEPT_LOG_MS 10000u
 
 /* console_reader.c: detaches the reader (service thread, or once it ended). */
 
@@ -47,6 +53,7 @@ struct conn {
     size_t in_len, in_cap;
     struct out *out, **out_tail;
     size_t out_bytes;
+    unsigned out_fds;         /* fds in the queued replies */
 };
 
 struct control {
@@ -55,7 +62,10 @@ struct control {
     int listen_fd;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct conn *conns;
-    bool destroying;          /* a client asked: the exit reason is "destroyed" */
+    int spare_fd;             /* given up to turn a client away at EMFILE */
+    bool accept_paused;       /* accept failed: the listener waits for a close */
+    uint64_t accept_log_ms;   /* when accept trouble was last logged */
+    unsigned accept_unlogged; /* failures since */
     bool exit_sent;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
@@ -109,12 +119,22 @@ static void conn_close(struct control *c, struct conn *k)
     }
     free(k->in);
     free(k);
+    /* An fd came free: accepting may work again. */
+    if (c->accept_paused && c->listen_fd >= 0 &&
+        service_mod(c->d, c->listen_fd, EPOLLIN) == 0)
+        c->accept_paused = false;
 }
 
-/* A closing connection reads nothing more, so its input must not wake us. */
+static bool conn_full(const struct conn *k)
+{
+    return k->out_fds >= OUT_FDS_MAX;
+}
+
+/* A closing connection reads nothing more, so its input must not wake us;
+ * nor does a full one's until its replies drain. */
 static void conn_events(struct control *c, struct conn *k)
 {
-    uint32_t ev = (k->closing ? 0 : EPOLLIN) | (k->out ? EPOLLOUT : 0);
+    uint32_t ev = (k->closing || conn_full(k) ? 0 : EPOLLIN) | (k->out ? EPOLLOUT : 0);
     if (ev != k->events && service_mod(c->d, k->fd, ev) == 0)
         k->events = ev;
 }
@@ -132,6 +152,7 @@ static int conn_flush(struct control *c, struct conn *k)
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
         if (o->off == 0 && o->nfds) {
             /* The fds ride on the frame's first byte (the spec's rule). */
+            memset(&cbuf, 0, sizeof(cbuf));
             mh.msg_control = cbuf.buf;
             mh.msg_controllen = CMSG_SPACE(sizeof(int) * o->nfds);
             struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
@@ -150,6 +171,7 @@ static int conn_flush(struct control *c, struct conn *k)
         if (o->off == 0 && o->nfds) {
             for (unsigned i = 0; i < o->nfds; i++)
                 close(o->fds[i]);
+            k->out_fds -= o->nfds;
             o->nfds = 0;
         }
         o->off += (size_t)n;
@@ -200,6 +222,7 @@ static int conn_send(struct control *c, struct conn *k, char *json, const int *f
     *k->out_tail = o;
     k->out_tail = &o->next;
     k->out_bytes += o->len;
+    k->out_fds += nfds;
     return conn_flush(c, k);
 }
 
@@ -298,12 +321,15 @@ static int op_shutdown(struct hv_domain *d, struct json_object *args, char *msg,
 /*
  * The service thread cannot destroy the domain (destroying joins this very
  * thread), so it ends the domain and its monitor, waiting on the exit,
- * destroys it; the exit then names a destroy (docs/control-protocol.md).
+ * destroys it. The exit names the destroy only if the destroy caused it:
+ * a guest that ended first keeps its own reason (docs/control-protocol.md).
+ * domain_exit ends in registry_update, synchronous store I/O on this
+ * thread: a stuck hvstored holds up this domain's socket until it answers
+ * (as pause does while vCPUs leave the guest: bounded).
  */
 static int op_destroy(struct control *c)
 {
     struct hv_domain *d = c->d;
-    c->destroying = true;
     pthread_mutex_lock(&d->lock);
     bool exited = d->state == HV_DOMAIN_SHUTDOWN;
     pthread_mutex_unlock(&d->lock);
@@ -575,11 +601,35 @@ static int handle_frame(struct control *c, struct conn *k, const char *json, siz
     return rc;
 }
 
+/* Handles the complete frames buffered, while replies may queue. -1: gone. */
+static int conn_frames(struct control *c, struct conn *k)
+{
+    size_t off = 0;
+    while (!k->closing && !conn_full(k)) {
+        const char *json;
+        uint32_t len;
+        size_t used;
+        int dec = cm_frame_decode(k->in + off, k->in_len - off, &json, &len, &used);
+        if (dec < 0) {
+            conn_close(c, k);
+            return -1;
+        }
+        if (dec == 0)
+            break;
+        if (handle_frame(c, k, json, len) < 0)
+            return -1;
+        off += used;
+    }
+    memmove(k->in, k->in + off, k->in_len - off);
+    k->in_len -= off;
+    return 0;
+}
+
 static void conn_read(struct control *c, struct conn *k)
 {
     /* A bounded turn: epoll is level-triggered, so a busy client yields to
      * the others and comes back. */
-    for (int turn = 0; turn < 16; turn++) {
+    for (int turn = 0; turn < 16 && !k->closing && !conn_full(k); turn++) {
         if (k->in_cap - k->in_len < IN_CHUNK) {
             size_t cap = k->in_cap ? k->in_cap * 2 : IN_CHUNK * 2;
             unsigned char *n = cap <= 4 * (CM_FRAME_MAX + CM_FRAME_HEADER)
@@ -599,44 +649,32 @@ static void conn_read(struct control *c, struct conn *k)
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
                             .msg_controllen = sizeof(cbuf.buf)};
         ssize_t n = recvmsg(k->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0) {
+            /* The kernel left mh's control part as it was: cbuf is garbage. */
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            conn_close(c, k);
+            return;
+        }
         bool fds = false;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                int *p = (int *)CMSG_DATA(cm);
-                for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-                    close(p[i]);
-                fds = true;
-            }
-        if (n == 0 || fds || (mh.msg_flags & MSG_CTRUNC) ||
-            (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        if (mh.msg_controllen >= sizeof(struct cmsghdr))
+            for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                    int *p = (int *)CMSG_DATA(cm);
+                    for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+                        close(p[i]);
+                    fds = true;
+                }
+        if (n == 0 || fds || (mh.msg_flags & MSG_CTRUNC)) {
             /* EOF, or fds no request may carry: the stream is over. */
             conn_close(c, k);
             return;
         }
-        if (n < 0)
-            break;
         k->in_len += (size_t)n;
-        size_t off = 0;
-        for (;;) {
-            const char *json;
-            uint32_t len;
-            size_t used;
-            int rc = cm_frame_decode(k->in + off, k->in_len - off, &json, &len, &used);
-            if (rc < 0) {
-                conn_close(c, k);
-                return;
-            }
-            if (rc == 0)
-                break;
-            if (handle_frame(c, k, json, len) < 0)
-                return;
-            off += used;
-            if (k->closing)
-                return;
-        }
-        memmove(k->in, k->in + off, k->in_len - off);
-        k->in_len -= off;
+        if (conn_frames(c, k) < 0)
+            return;
     }
+    conn_events(c, k);
 }
 
 static void on_conn(struct hv_domain *d, int fd, uint32_t events, void *opaque)
@@ -648,12 +686,59 @@ static void on_conn(struct hv_domain *d, int fd, uint32_t events, void *opaque)
         k = k->next;
     if (!k)
         return;
-    if (events & EPOLLOUT && conn_flush(c, k) < 0)
-        return;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) && !k->closing)
+    if (events & EPOLLOUT) {
+        bool was_full = conn_full(k);
+        if (conn_flush(c, k) < 0)
+            return;
+        /* Requests that waited for the replies to drain. */
+        if (was_full && !conn_full(k) && conn_frames(c, k) < 0)
+            return;
+        conn_events(c, k);
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) && !k->closing && !conn_full(k))
         conn_read(c, k);
     else if (events & (EPOLLHUP | EPOLLERR))
         conn_close(c, k);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Accept trouble repeats while clients keep trying: said once in a while. */
+static void accept_log(struct control *c, const char *what, int err)
+{
+    uint64_t now = mono_ms();
+    c->accept_unlogged++;
+    if (c->accept_log_ms && now - c->accept_log_ms < ACCEPT_LOG_MS)
+        return;
+    hv_log(c->d->hv, HV_LOG_WARN, "domain %u: control socket %s: %s: %s (%u time%s since "
+           "the last such message)", c->d->domid, c->path, what, strerror(err),
+           c->accept_unlogged, c->accept_unlogged == 1 ? "" : "s");
+    c->accept_log_ms = now ? now : 1;
+    c->accept_unlogged = 0;
+}
+
+/*
+ * Out of fds: the pending client is taken with the spare fd and closed at
+ * once (it sees EOF without a hello), so the backlog drains instead of
+ * keeping the listener readable, which a level-triggered loop would spin on.
+ * false: that did not work either; stop listening until a connection closes.
+ */
+static bool turn_away(struct control *c)
+{
+    if (c->spare_fd < 0)
+        return false;
+    close(c->spare_fd);
+    c->spare_fd = -1;
+    int s = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (s >= 0)
+        close(s);
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return s >= 0 && c->spare_fd >= 0;
 }
 
 static void on_accept(struct hv_domain *d, int fd, uint32_t events, void *opaque)
@@ -663,17 +748,29 @@ static void on_accept(struct hv_domain *d, int fd, uint32_t events, void *opaque
     for (int i = 0; i < 64; i++) {
         int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (s < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                hv_log(d->hv, HV_LOG_WARN, "domain %u: control accept: %s", d->domid,
-                       strerror(errno));
+            int e = errno;
+            if (e == EAGAIN || e == EINTR || e == ECONNABORTED)
+                return;
+            if ((e == EMFILE || e == ENFILE) && turn_away(c)) {
+                accept_log(c, "a client was turned away", e);
+                continue;
+            }
+            accept_log(c, "not accepting clients until one disconnects", e);
+            if (service_mod(d, fd, 0) == 0)
+                c->accept_paused = true;
             return;
         }
         struct ucred cred;
         socklen_t cl = sizeof(cred);
-        if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-            (cred.uid != geteuid() && cred.uid != 0)) {
-            hv_log(d->hv, HV_LOG_WARN, "domain %u: control client refused: uid %d is "
-                   "neither the monitor's nor root", d->domid, (int)cred.uid);
+        if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+            hv_log(d->hv, HV_LOG_WARN, "domain %u: control client refused: its credentials: "
+                   "%s", d->domid, strerror(errno));
+            close(s);
+            continue;
+        }
+        if (cred.uid != geteuid() && cred.uid != 0) {
+            hv_log(d->hv, HV_LOG_WARN, "domain %u: control client refused: uid %u is "
+                   "neither the monitor's nor root", d->domid, (unsigned)cred.uid);
             close(s);
             continue;
         }
@@ -725,10 +822,12 @@ static void send_exit(struct control *c)
     bool exited = d->state == HV_DOMAIN_SHUTDOWN;
     pthread_mutex_unlock(&d->lock);
     struct json_object *body = json_object_new_object();
-    const char *reason = c->destroying || !exited ? "destroyed"
+    /* Not exited: the domain is being destroyed under it (hv_domain_destroy).
+     * A destroy that ended it left HV_EXIT_DESTROYED in d->exit. */
+    const char *reason = !exited ? "destroyed"
                          : (unsigned)e.reason < 5 ? reason_names[e.reason] : "crash";
     put_str(body, "reason", reason);
-    put_u64(body, "code", exited && !c->destroying ? e.code : 0);
+    put_u64(body, "code", exited ? e.code : 0);
     broadcast(c, "exit", body);
     json_object_put(body);
 }
@@ -738,8 +837,9 @@ static void post_event(struct hv_domain *d, int fd, uint32_t events, void *opaqu
     const char *name = opaque;
     (void)fd;
     (void)events;
+    /* post_stop unlinked it (on this thread) before control_stop could free it. */
     struct control *c = ctl_get(d);
-    if (!c || c->stopped)
+    if (!c)
         return;
     if (!strcmp(name, "exit"))
         send_exit(c);
@@ -753,8 +853,15 @@ void control_event(struct hv_domain *d, const char *event)
     static const char *const known[] = {"exit", "paused", "unpaused"};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (!strcmp(event, known[i])) {
-            if (d->svc && ctl_get(d))
+            /* Under the table lock: while c is linked, control_stop has not
+             * returned, so service_stop has not freed d->svc. */
+            pthread_mutex_lock(&d->ext_lock);
+            struct control *c = d->control;
+            while (c && c->d != d)
+                c = c->next;
+            if (c)
                 service_post(d, post_event, (void *)known[i]);
+            pthread_mutex_unlock(&d->ext_lock);
             return;
         }
 }
@@ -803,6 +910,28 @@ static int mkdir_p(hv_t *hv, const char *path)
     }
 }
 
+/*
+ * Clients find the domain by this directory's entries, so whoever can write
+ * it can put their own socket in our place: only we or root may.
+ */
+static int dir_trusted(hv_t *hv, uint32_t domid, const char *dir, bool sticky_ok)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return hv_error(hv, -errno, "domain %u: control socket directory %s: %s", domid, dir,
+                        strerror(errno));
+    const char *why = !S_ISDIR(st.st_mode) ? "is not a directory (a symlink?)"
+                      : st.st_uid != geteuid() && st.st_uid != 0
+                          ? "is owned by another user"
+                      : (st.st_mode & 022) && !(sticky_ok && (st.st_mode & S_ISVTX))
+                          ? "is writable by group or others" : NULL;
+    if (why)
+        return hv_error(hv, -EPERM, "domain %u: control socket directory %s %s: refusing "
+                        "to serve from it (it must be ours or root's, mode 0700 or 0755)",
+                        domid, dir, why);
+    return 0;
+}
+
 int control_start(struct hv_domain *d)
 {
     struct control *c = calloc(1, sizeof(*c));
@@ -810,6 +939,7 @@ int control_start(struct hv_domain *d)
         return hv_error(d->hv, -ENOMEM, "domain %u: out of memory", d->domid);
     c->d = d;
     c->listen_fd = -1;
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&c->stop_lock, NULL);
     pthread_cond_init(&c->stop_cond, NULL);
     int err = registry_socket_path(d->hv, d->domid, c->path, sizeof(c->path));
@@ -817,7 +947,11 @@ int control_start(struct hv_domain *d)
         goto fail;
     char dir[sizeof(c->path)];
     snprintf(dir, sizeof(dir), "%s/domains", d->hv->run_dir);
-    if ((err = mkdir_p(d->hv, dir)) < 0)
+    /* The run directory may be a shared sticky one (/tmp): nobody else can
+     * then rename our domains/ away. */
+    if ((err = mkdir_p(d->hv, dir)) < 0 ||
+        (err = dir_trusted(d->hv, d->domid, d->hv->run_dir, true)) < 0 ||
+        (err = dir_trusted(d->hv, d->domid, dir, false)) < 0)
         goto fail;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
@@ -849,6 +983,8 @@ int control_start(struct hv_domain *d)
 fail:
     if (c->listen_fd >= 0)
         close(c->listen_fd);
+    if (c->spare_fd >= 0)
+        close(c->spare_fd);
     pthread_mutex_destroy(&c->stop_lock);
     pthread_cond_destroy(&c->stop_cond);
     free(c);
@@ -866,7 +1002,13 @@ static void stop_now(struct control *c)
     console_reader_stop(d);
     service_del(d, c->listen_fd);
     close(c->listen_fd);
+    c->listen_fd = -1;
+    if (c->spare_fd >= 0)
+        close(c->spare_fd);
+    c->spare_fd = -1;
     unlink(c->path);
+    /* Posts queued behind this one then find nothing to use. */
+    ctl_unlink(c);
 }
 
 static void post_stop(struct hv_domain *d, int fd, uint32_t events, void *opaque)
@@ -876,6 +1018,7 @@ static void post_stop(struct hv_domain *d, int fd, uint32_t events, void *opaque
     (void)fd;
     (void)events;
     stop_now(c);
+    /* c may be freed once this is seen. */
     pthread_mutex_lock(&c->stop_lock);
     c->stopped = true;
     pthread_cond_broadcast(&c->stop_cond);
@@ -887,7 +1030,8 @@ void control_stop(struct hv_domain *d)
     struct control *c = ctl_get(d);
     if (!c)
         return;
-    /* Posts run on the service thread, or in service_stop: either way once. */
+    /* On the service thread; or here once it has ended (the post is then
+     * refused, and that thread touches nothing of ours any more). */
     if (service_post(d, post_stop, c) < 0) {
         stop_now(c);
     } else {
@@ -896,7 +1040,6 @@ void control_stop(struct hv_domain *d)
             pthread_cond_wait(&c->stop_cond, &c->stop_lock);
         pthread_mutex_unlock(&c->stop_lock);
     }
-    ctl_unlink(c);
     pthread_mutex_destroy(&c->stop_lock);
     pthread_cond_destroy(&c->stop_cond);
     free(c);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Foreign mapping (libxc's xc_map_foreign_*): a domain's RAM as an fd, from
- * its own process or over its control socket. Read-only is enforced by the
- * fd itself (opened O_RDONLY), so no later mmap can make it writable.
+ * its own process or over its control socket. Read-only is advisory: the fd
+ * is opened O_RDONLY, so mmap and write through it fail, but its holder can
+ * reopen the memfd writable through /proc/self/fd/N (a memfd's mode is
+ * 0777). Only the monitor's uid and root get the fd at all, and they could
+ * ptrace the monitor anyway: it guards against mistakes, not against them.
  */
 #include <errno.h>
 #include <fcntl.h>

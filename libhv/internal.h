@@ -245,7 +245,9 @@ HV_HIDDEN int service_add(struct hv_domain *d, int fd, uint32_t events, service_
                           void *opaque);
 HV_HIDDEN int service_mod(struct hv_domain *d, int fd, uint32_t events);
 HV_HIDDEN void service_del(struct hv_domain *d, int fd);
-/* Runs fn(d, -1, 0, opaque) on the service thread soon (from any thread). */
+/* Runs fn(d, -1, 0, opaque) on the service thread soon (from any thread).
+ * -ESHUTDOWN once that thread has ended: it then runs nothing more, and the
+ * caller does the work itself. */
 HV_HIDDEN int service_post(struct hv_domain *d, service_fn fn, void *opaque);
 
 /* control.c: the control socket, on the service thread */

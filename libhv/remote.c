@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,32 +28,43 @@
 /* Guards against a monitor that hangs; never a statement about speed. */
 #define REPLY_TIMEOUT_MS 30000
 #define LIST_TIMEOUT_MS 5000
-#define FIFO_MAX 16u
-
-struct remote {
-    int fd;                   /* -1 once the connection is over */
-    pthread_mutex_t lock;     /* one caller on the connection at a time */
-    uint32_t next_id;
-    bool hello_seen;
-    bool eof;
-    bool exited;
-    hv_exit_t exit;
-    uint32_t nr_vcpus;
-    uint64_t mem_bytes;
-    unsigned char *in;
-    size_t in_len, in_cap;
-    int fifo[FIFO_MAX];       /* fds received, not yet claimed by a frame */
-    unsigned nfifo;
-};
+#define FD_GROUPS 16u
 
 /* ---- Wire (shared by handles and the list fan-out) ----------------------------------- */
+
+/*
+ * The fds one recvmsg brought, with the stream bytes it read. The monitor
+ * sends a frame's fds with its first byte, and the kernel ends a read right
+ * after the bytes that carried fds: so they belong to the last frame that
+ * starts within [from, to) (docs/control-protocol.md).
+ */
+struct fd_group {
+    uint64_t from, to;
+    unsigned n;
+    int fds[CM_FDS_MAX];
+};
 
 struct wire {
     int fd;
     unsigned char *in;
     size_t in_len, in_cap;
-    int fifo[FIFO_MAX];
-    unsigned nfifo;
+    uint64_t pos;             /* stream offset of in[0] */
+    struct fd_group grp[FD_GROUPS];
+    unsigned ngrp;
+};
+
+struct remote {
+    struct wire w;            /* w.fd stays open until remote_free */
+    int wake_fd;              /* eventfd, set once exited or dead: wakes waiters */
+    pthread_mutex_t lock;     /* one caller on the connection at a time */
+    uint32_t next_id;
+    bool hello_seen;
+    bool dead;                /* the connection is over (shut down) */
+    bool eof;                 /* ... because the monitor closed it */
+    bool exited;
+    hv_exit_t exit;
+    uint32_t nr_vcpus;
+    uint64_t mem_bytes;
 };
 
 static uint64_t now_ms(void)
@@ -61,72 +74,123 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void fifo_clear(int *fifo, unsigned *n)
+/* A poll timeout for a deadline (UINT64_MAX: none); long waits just loop. */
+static int poll_ms(uint64_t deadline)
 {
-    for (unsigned i = 0; i < *n; i++)
-        close(fifo[i]);
-    *n = 0;
+    uint64_t now = now_ms();
+    if (now >= deadline)
+        return 0;
+    return deadline - now > 3600000u ? 3600000 : (int)(deadline - now);
+}
+
+static void wire_fds_clear(struct wire *w)
+{
+    for (unsigned g = 0; g < w->ngrp; g++)
+        for (unsigned i = 0; i < w->grp[g].n; i++)
+            close(w->grp[g].fds[i]);
+    w->ngrp = 0;
 }
 
 /*
  * One recvmsg into the buffer. 1: got bytes; 0: EOF; -EAGAIN; -errno.
  * -EPROTO: fds that do not fit (the stream is lost).
  */
-static int wire_recv(int fd, unsigned char **in, size_t *in_len, size_t *in_cap, int *fifo,
-                     unsigned *nfifo)
+static int wire_recv(struct wire *w)
 {
-    if (*in_cap - *in_len < 4096) {
-        size_t cap = *in_cap ? *in_cap * 2 : 16384;
+    if (w->in_cap - w->in_len < 4096) {
+        size_t cap = w->in_cap ? w->in_cap * 2 : 16384;
         if (cap > 4 * (CM_FRAME_MAX + CM_FRAME_HEADER))
             return -EPROTO;
-        unsigned char *n = realloc(*in, cap);
+        unsigned char *n = realloc(w->in, cap);
         if (!n)
             return -ENOMEM;
-        *in = n;
-        *in_cap = cap;
+        w->in = n;
+        w->in_cap = cap;
     }
     union {
         char buf[CMSG_SPACE(sizeof(int) * CM_FDS_MAX)];
         struct cmsghdr align;
     } cbuf;
-    struct iovec iov = {.iov_base = *in + *in_len, .iov_len = *in_cap - *in_len};
+    struct iovec iov = {.iov_base = w->in + w->in_len, .iov_len = w->in_cap - w->in_len};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
                         .msg_controllen = sizeof(cbuf.buf)};
-    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
     int err = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        int *p = (int *)CMSG_DATA(cm);
-        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            if (*nfifo < FIFO_MAX)
-                fifo[(*nfifo)++] = p[i];
-            else {
-                close(p[i]);
-                err = -EPROTO;
+    struct fd_group g = {.from = w->pos + w->in_len, .to = w->pos + w->in_len + (size_t)n};
+    if (mh.msg_controllen >= sizeof(struct cmsghdr))
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                continue;
+            int *p = (int *)CMSG_DATA(cm);
+            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                if (g.n < CM_FDS_MAX)
+                    g.fds[g.n++] = p[i];
+                else {
+                    close(p[i]);
+                    err = -EPROTO;
+                }
             }
         }
-    }
-    if (mh.msg_flags & MSG_CTRUNC)
+    if ((mh.msg_flags & MSG_CTRUNC) || (g.n && (n == 0 || w->ngrp == FD_GROUPS)))
         err = -EPROTO;
-    if (err)
+    if (err) {
+        for (unsigned i = 0; i < g.n; i++)
+            close(g.fds[i]);
         return err;
+    }
+    if (g.n)
+        w->grp[w->ngrp++] = g;
     if (n == 0)
         return 0;
-    *in_len += (size_t)n;
+    w->in_len += (size_t)n;
     return 1;
 }
 
-/* A complete frame at the buffer's start: 1 with a malloc'd copy; 0; -EPROTO. */
-static int wire_take(unsigned char *in, size_t *in_len, char **json, size_t *len)
+/*
+ * The fds of the frame at stream bytes [start, end), which announces want:
+ * into fds (or closed when fds is NULL). -EPROTO when what came differs:
+ * fds in the middle of a frame, or not the number announced.
+ */
+static int wire_claim(struct wire *w, uint64_t start, uint64_t end, unsigned want, int *fds)
+{
+    unsigned got = 0;
+    bool bad = false, claimed = false;
+    /* Decided once every byte of the group's read is in frames up to this one. */
+    while (w->ngrp && w->grp[0].to <= end) {
+        struct fd_group g = w->grp[0];
+        memmove(w->grp, w->grp + 1, --w->ngrp * sizeof(w->grp[0]));
+        bool mine = !claimed && g.from <= start;
+        for (unsigned i = 0; i < g.n; i++) {
+            if (mine && fds && got < want)
+                fds[got] = g.fds[i];
+            else
+                close(g.fds[i]);
+            got += mine;
+        }
+        bad = bad || !mine;
+        claimed = claimed || mine;
+    }
+    if (!bad && got == want)
+        return 0;
+    for (unsigned i = 0; fds && i < got && i < want; i++)
+        close(fds[i]);
+    return -EPROTO;
+}
+
+/*
+ * A complete frame at the buffer's start: 1 with a malloc'd copy and its
+ * stream bytes [*start, *end); 0; -EPROTO.
+ */
+static int wire_take(struct wire *w, char **json, size_t *len, uint64_t *start,
+                     uint64_t *end)
 {
     const char *j;
     uint32_t n;
     size_t used;
-    int rc = cm_frame_decode(in, *in_len, &j, &n, &used);
+    int rc = cm_frame_decode(w->in, w->in_len, &j, &n, &used);
     if (rc <= 0)
         return rc < 0 ? -EPROTO : 0;
     *json = malloc(n);
@@ -134,8 +198,11 @@ static int wire_take(unsigned char *in, size_t *in_len, char **json, size_t *len
         return -ENOMEM;
     memcpy(*json, j, n);
     *len = n;
-    memmove(in, in + used, *in_len - used);
-    *in_len -= used;
+    memmove(w->in, w->in + used, w->in_len - used);
+    w->in_len -= used;
+    *start = w->pos;
+    w->pos += used;
+    *end = w->pos;
     return 1;
 }
 
@@ -161,11 +228,10 @@ static int send_all(int fd, const unsigned char *buf, size_t len, uint64_t deadl
                 continue;
             if (errno != EAGAIN)
                 return -errno;
-            uint64_t now = now_ms();
-            if (now >= deadline)
+            if (now_ms() >= deadline)
                 return -ETIMEDOUT;
             struct pollfd p = {.fd = fd, .events = POLLOUT};
-            poll(&p, 1, (int)(deadline - now));
+            poll(&p, 1, poll_ms(deadline));
             continue;
         }
         buf += n;
@@ -181,55 +247,97 @@ static const char *const hello_features[] = {
 
 /* ---- Connecting ---------------------------------------------------------------------------- */
 
-/* A connected socket (blocking unless nonblock), or -errno with a message. */
-static int dial(hv_t *hv, uint32_t domid, bool nonblock, bool quiet)
+/*
+ * A socket connected to domid's monitor, non-blocking, or -errno with a
+ * message. A full backlog (a stuck or busy monitor) is waited out until
+ * deadline, 0 for not at all: connect then blocks at most SO_SNDTIMEO.
+ * The socket is trusted only if its listener is us or root: anyone who
+ * could write the socket directory could otherwise pose as the monitor and
+ * be handed our requests, or give us its own memory as the guest's.
+ */
+static int dial(hv_t *hv, uint32_t domid, uint64_t deadline, bool quiet)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int err = registry_socket_path(hv, domid, sa.sun_path, sizeof(sa.sun_path));
     if (err < 0)
         return err;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return hv_error(hv, -errno, "domain %u: socket: %s", domid, strerror(errno));
-    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    if (rc < 0 && errno == EAGAIN && nonblock) {
-        /* The monitor's backlog is full: wait in line like a blocking client. */
-        int fl = fcntl(fd, F_GETFL);
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        return quiet ? -errno : hv_error(hv, -errno, "domain %u: socket: %s", domid,
+                                         strerror(errno));
+    int rc;
+    do {
+        uint64_t now = now_ms();
+        uint64_t left = deadline > now ? deadline - now : 0;
+        struct timeval tv = {.tv_sec = (time_t)(left / 1000),
+                             .tv_usec = (suseconds_t)(left % 1000) * 1000};
+        if (!left)
+            tv.tv_usec = 1; /* 0 would mean "forever" */
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-        fcntl(fd, F_SETFL, fl);
+    } while (rc < 0 && (errno == EINTR || (errno == EAGAIN && now_ms() < deadline)));
+    if (rc < 0) {
+        err = errno == EAGAIN ? -ETIMEDOUT : -errno;
+        close(fd);
+        if (quiet)
+            return err;
+        if (err == -ENOENT)
+            return hv_error(hv, -ENOENT, "no domain %u", domid);
+        if (err == -ECONNREFUSED)
+            return hv_error(hv, -ECONNREFUSED, "domain %u: its monitor is gone", domid);
+        if (err == -ETIMEDOUT)
+            return hv_error(hv, -ETIMEDOUT, "domain %u: its monitor takes no connection "
+                            "(its backlog stayed full for %d s)", domid,
+                            REPLY_TIMEOUT_MS / 1000);
+        return hv_error(hv, err, "domain %u: connecting to %s: %s", domid, sa.sun_path,
+                        strerror(-err));
     }
-    if (rc == 0)
-        return fd;
-    err = -errno;
-    close(fd);
-    if (quiet)
-        return err;
-    if (err == -ENOENT)
-        return hv_error(hv, -ENOENT, "no domain %u", domid);
-    if (err == -ECONNREFUSED)
-        return hv_error(hv, -ECONNREFUSED, "domain %u: its monitor is gone", domid);
-    return hv_error(hv, err, "domain %u: connecting to %s: %s", domid, sa.sun_path,
-                    strerror(-err));
+    struct timeval none = {0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+        err = -errno;
+        close(fd);
+        return quiet ? err : hv_error(hv, err, "domain %u: who serves %s: %s", domid,
+                                      sa.sun_path, strerror(-err));
+    }
+    if (cred.uid != geteuid() && cred.uid != 0) {
+        close(fd);
+        if (quiet)
+            hv_log(hv, HV_LOG_WARN, "domain %u: %s is served by uid %u, neither ours nor "
+                   "root: ignored", domid, sa.sun_path, (unsigned)cred.uid);
+        return quiet ? -EACCES : hv_error(hv, -EACCES, "domain %u: %s is served by uid %u "
+                                          "(pid %d), neither ours nor root: not trusting it",
+                                          domid, sa.sun_path, (unsigned)cred.uid,
+                                          (int)cred.pid);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
 }
 
 /* ---- Handles -------------------------------------------------------------------------------- */
 
-static void broken(struct remote *r)
+/* Exited or dead: both for good, so the eventfd is never reset. */
+static void wake_waiters(struct remote *r)
 {
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
-    fifo_clear(r->fifo, &r->nfifo);
-    r->in_len = 0;
+    uint64_t one = 1;
+    if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0)
+        (void)0; /* only a full counter fails: it is set anyway */
 }
 
-static void fifo_drop(struct remote *r, unsigned n)
+/*
+ * The connection is over. Shut down, not closed: a waiter may be polling
+ * the fd without the lock, and the number must not be reused under it.
+ */
+static void broken(struct remote *r)
 {
-    for (unsigned i = 0; i < n; i++)
-        close(r->fifo[i]);
-    memmove(r->fifo, r->fifo + n, (r->nfifo - n) * sizeof(int));
-    r->nfifo -= n;
+    if (r->w.fd >= 0 && !r->dead)
+        shutdown(r->w.fd, SHUT_RDWR);
+    r->dead = true;
+    wire_fds_clear(&r->w);
+    r->w.in_len = 0;
+    wake_waiters(r);
 }
 
 static void take_event(struct hv_domain *d, const struct cm_event *e)
@@ -252,11 +360,13 @@ static void take_event(struct hv_domain *d, const struct cm_event *e)
         x.code = (uint32_t)json_object_get_int64(o);
     r->exit = x;
     r->exited = true;
+    wake_waiters(r);
 }
 
 /*
  * Reads and handles frames until want_id's reply (out, fds claimed into
- * *fd), or EOF/deadline when want_id is 0. With r->lock held.
+ * *fd), or EOF/deadline when want_id is 0. With r->lock held. A deadline
+ * already passed still takes what the socket has now, without waiting.
  * 1: the reply; 0: EOF (or the deadline with want_id 0); -errno.
  */
 static int pump(struct hv_domain *d, uint32_t want_id, struct cm_reply *out, int *fd,
@@ -267,22 +377,22 @@ static int pump(struct hv_domain *d, uint32_t want_id, struct cm_reply *out, int
     for (;;) {
         char *json;
         size_t len;
-        int rc = wire_take(r->in, &r->in_len, &json, &len);
+        uint64_t start, end;
+        int rc = wire_take(&r->w, &json, &len, &start, &end);
         if (rc < 0)
             goto proto;
         if (rc == 0) {
-            if (r->fd < 0 || r->eof)
+            if (r->dead)
                 return 0;
-            uint64_t now = now_ms();
-            if (now >= deadline)
-                return want_id ? -ETIMEDOUT : 0;
-            struct pollfd p = {.fd = r->fd, .events = POLLIN};
-            int pr = poll(&p, 1, (int)(deadline - now));
+            struct pollfd p = {.fd = r->w.fd, .events = POLLIN};
+            int pr = poll(&p, 1, poll_ms(deadline));
             if (pr < 0 && errno != EINTR)
                 return -errno;
+            if (pr == 0 && now_ms() >= deadline)
+                return want_id ? -ETIMEDOUT : 0;
             if (pr <= 0)
                 continue;
-            rc = wire_recv(r->fd, &r->in, &r->in_len, &r->in_cap, r->fifo, &r->nfifo);
+            rc = wire_recv(&r->w);
             if (rc == 0 || rc == -ECONNRESET) {
                 r->eof = true;
                 broken(r);
@@ -298,6 +408,11 @@ static int pump(struct hv_domain *d, uint32_t want_id, struct cm_reply *out, int
         }
         if (!r->hello_seen) {
             struct cm_hello h;
+            if (wire_claim(&r->w, start, end, 0, NULL) < 0) {
+                free(json);
+                snprintf(err, sizeof(err), "file descriptors with its hello");
+                goto proto_msg;
+            }
             rc = cm_parse_hello(json, len, &h, err, sizeof(err));
             if (rc < 0) {
                 /* A refused hello comes as an error reply with id 0. */
@@ -316,34 +431,35 @@ static int pump(struct hv_domain *d, uint32_t want_id, struct cm_reply *out, int
         struct cm_incoming in;
         rc = cm_parse_incoming(json, len, &in, err, sizeof(err));
         free(json);
-        if (rc < 0)
+        if (rc < 0) {
+            wire_claim(&r->w, start, end, 0, NULL);
             goto proto_msg;
+        }
         unsigned nfds = in.kind == CM_KIND_EVENT ? in.u.event.fds : in.u.reply.fds;
-        if (nfds > r->nfifo) {
+        bool mine = in.kind == CM_KIND_REPLY && want_id && in.u.reply.id == want_id;
+        /* Only one fd is ever ours: a reply's, to a request that takes one. */
+        int got[CM_FDS_MAX];
+        if (wire_claim(&r->w, start, end, nfds, got) < 0) {
             cm_incoming_free(&in);
-            snprintf(err, sizeof(err), "a frame announces fds it did not carry");
+            snprintf(err, sizeof(err), "a frame whose file descriptors are not the %u it "
+                     "announces", nfds);
             goto proto_msg;
         }
-        if (in.kind == CM_KIND_EVENT) {
-            take_event(d, &in.u.event);
-            fifo_drop(r, nfds); /* events carry none we know of */
+        if (in.kind == CM_KIND_EVENT || !mine || nfds > 1 || (nfds == 1 && !fd)) {
+            for (unsigned i = 0; i < nfds; i++)
+                close(got[i]); /* events carry none we know of */
+            if (in.kind == CM_KIND_EVENT) {
+                take_event(d, &in.u.event);
+                cm_incoming_free(&in);
+                continue;
+            }
+            snprintf(err, sizeof(err), "%s", !mine ? "a reply to no pending request"
+                                                   : "a reply with fds it should not have");
             cm_incoming_free(&in);
-            continue;
-        }
-        if (!want_id || in.u.reply.id != want_id) {
-            cm_incoming_free(&in);
-            snprintf(err, sizeof(err), "a reply to no pending request");
             goto proto_msg;
         }
-        if (nfds > 1 || (nfds == 1 && !fd)) {
-            cm_incoming_free(&in);
-            snprintf(err, sizeof(err), "a reply with fds it should not have");
-            goto proto_msg;
-        }
-        if (nfds == 1) {
-            *fd = r->fifo[0];
-            memmove(r->fifo, r->fifo + 1, --r->nfifo * sizeof(int));
-        }
+        if (nfds == 1)
+            *fd = got[0];
         *out = in.u.reply;
         return 1;
     }
@@ -367,8 +483,9 @@ static int rpc(struct hv_domain *d, enum cm_op op, struct json_object *args,
         *result = NULL;
     if (fd)
         *fd = -1;
+    unsigned char *buf = NULL;
     pthread_mutex_lock(&r->lock);
-    if (r->fd < 0) {
+    if (r->dead) {
         err = r->eof && r->exited ? hv_error(d->hv, -ESRCH, "domain %u is gone", d->domid)
               : r->eof ? hv_error(d->hv, -ESRCH, "domain %u: its monitor is gone", d->domid)
                        : hv_error(d->hv, -ENOTCONN, "domain %u: the connection to its "
@@ -376,15 +493,19 @@ static int rpc(struct hv_domain *d, enum cm_op op, struct json_object *args,
         goto out;
     }
     uint32_t id = ++r->next_id ? r->next_id : ++r->next_id;
-    unsigned char buf[CM_FRAME_HEADER + 4096];
-    size_t len = 0;
-    if (!frame_append(cm_build_request(id, op, args, 0), buf, sizeof(buf), &len)) {
+    char *json = cm_build_request(id, op, args, 0);
+    size_t len = 0, cap = json ? CM_FRAME_HEADER + strlen(json) : 0;
+    if (json)
+        buf = malloc(cap);
+    if (!buf)
+        free(json);
+    if (!buf || !frame_append(json, buf, cap, &len)) {
         err = hv_error(d->hv, -ENOMEM, "domain %u: building a %s request", d->domid,
                        cm_op_name(op));
         goto out;
     }
     uint64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
-    if ((err = send_all(r->fd, buf, len, deadline)) < 0) {
+    if ((err = send_all(r->w.fd, buf, len, deadline)) < 0) {
         r->eof = err == -EPIPE || err == -ECONNRESET;
         broken(r);
         err = hv_error(d->hv, -ESRCH, "domain %u: its monitor is gone (%s)", d->domid,
@@ -419,6 +540,7 @@ static int rpc(struct hv_domain *d, enum cm_op op, struct json_object *args,
     cm_reply_free(&rep);
 out:
     pthread_mutex_unlock(&r->lock);
+    free(buf);
     json_object_put(args);
     return err;
 }
@@ -479,8 +601,12 @@ static void info_from(struct json_object *res, hv_domain_info_t *i)
 static void remote_free(struct hv_domain *d)
 {
     struct remote *r = d->remote;
-    broken(r);
-    free(r->in);
+    wire_fds_clear(&r->w);
+    if (r->w.fd >= 0)
+        close(r->w.fd);
+    if (r->wake_fd >= 0)
+        close(r->wake_fd);
+    free(r->w.in);
     pthread_mutex_destroy(&r->lock);
     free(r);
     free(d);
@@ -501,10 +627,13 @@ int remote_open(hv_t *hv, uint32_t domid, struct hv_domain **out)
     d->remote = r;
     d->vm_fd = d->mem_fd = d->exit_fd = -1;
     pthread_mutex_init(&r->lock, NULL);
-    r->fd = dial(hv, domid, false, false);
-    if (r->fd < 0) {
-        int err = r->fd;
-        r->fd = -1;
+    r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    r->w.fd = dial(hv, domid, now_ms() + REPLY_TIMEOUT_MS, false);
+    if (r->w.fd < 0 || r->wake_fd < 0) {
+        int err = r->w.fd < 0 ? r->w.fd : hv_error(hv, -errno, "domain %u: eventfd: %s",
+                                                    domid, strerror(errno));
+        if (r->w.fd < 0)
+            r->w.fd = -1;
         remote_free(d);
         return err;
     }
@@ -515,7 +644,7 @@ int remote_open(hv_t *hv, uint32_t domid, struct hv_domain **out)
     if (!frame_append(cm_build_hello(hello_features, sizeof(hello_features) /
                                                          sizeof(hello_features[0])),
                       buf, sizeof(buf), &len) ||
-        (err = send_all(r->fd, buf, len, now_ms() + REPLY_TIMEOUT_MS)) < 0) {
+        (err = send_all(r->w.fd, buf, len, now_ms() + REPLY_TIMEOUT_MS)) < 0) {
         err = hv_error(hv, err ? err : -ENOMEM, "domain %u: control hello: %s", domid,
                        strerror(err ? -err : ENOMEM));
         remote_free(d);
@@ -582,6 +711,11 @@ int remote_shutdown(struct hv_domain *d, uint32_t reason)
     return rpc(d, CM_OP_SHUTDOWN, a, NULL, NULL);
 }
 
+/*
+ * Waits without the lock, so other threads' calls on the handle are not
+ * held up: the lock is taken only to read what came. Whichever thread
+ * reads the exit (or loses the connection) sets the eventfd for the rest.
+ */
 int remote_wait(struct hv_domain *d, hv_exit_t *exit_info, int timeout_ms)
 {
     struct remote *r = d->remote;
@@ -590,7 +724,9 @@ int remote_wait(struct hv_domain *d, hv_exit_t *exit_info, int timeout_ms)
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         pthread_mutex_lock(&r->lock);
-        if (!r->exited && (r->fd < 0 || r->eof)) {
+        /* What the socket has now (a passed deadline: no waiting). */
+        int err = r->exited || r->dead ? 0 : pump(d, 0, NULL, NULL, 0);
+        if (!r->exited && r->eof) {
             /* The monitor went without a word: the domain went with it. */
             r->exited = true;
             r->exit = (hv_exit_t){.size = sizeof(hv_exit_t), .reason = HV_EXIT_CRASH,
@@ -604,17 +740,21 @@ int remote_wait(struct hv_domain *d, hv_exit_t *exit_info, int timeout_ms)
             pthread_mutex_unlock(&r->lock);
             return 0;
         }
-        uint64_t now = now_ms();
-        if (now >= deadline) {
-            pthread_mutex_unlock(&r->lock);
-            return -ETIMEDOUT;
-        }
-        /* In slices, so other threads' calls on this handle get their turn. */
-        uint64_t slice = deadline - now < 100 ? deadline - now : 100;
-        int err = pump(d, 0, NULL, NULL, now + slice);
+        if (err == 0 && r->dead)
+            /* Our side of the connection broke (a timeout, a protocol
+             * error): that says nothing about the domain. */
+            err = hv_error(d->hv, -ENOTCONN, "domain %u: the connection to its monitor was "
+                           "lost; its state is unknown", d->domid);
         pthread_mutex_unlock(&r->lock);
         if (err < 0)
             return err;
+        if (now_ms() >= deadline)
+            return -ETIMEDOUT;
+        struct pollfd p[2] = {{.fd = r->w.fd, .events = POLLIN},
+                              {.fd = r->wake_fd, .events = POLLIN}};
+        if (poll(p, 2, poll_ms(deadline)) < 0 && errno != EINTR)
+            return hv_error(d->hv, -errno, "domain %u: waiting: %s", d->domid,
+                            strerror(errno));
     }
 }
 
@@ -626,9 +766,9 @@ int remote_destroy(struct hv_domain *d)
         /* Done when the monitor has the domain destroyed: it closes the socket. */
         pthread_mutex_lock(&r->lock);
         uint64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
-        while (r->fd >= 0 && err == 0 && now_ms() < deadline)
+        while (!r->dead && err == 0 && now_ms() < deadline)
             err = pump(d, 0, NULL, NULL, deadline);
-        if (err == 0 && r->fd >= 0)
+        if (err == 0 && !r->dead)
             err = hv_error(d->hv, -ETIMEDOUT, "domain %u: its monitor did not destroy it "
                            "in %d s", d->domid, REPLY_TIMEOUT_MS / 1000);
         pthread_mutex_unlock(&r->lock);
@@ -680,12 +820,23 @@ int remote_vcpu_info(struct hv_domain *d, uint32_t vcpu, hv_vcpu_info_t *info)
 int remote_vcpu_affinity_set(struct hv_domain *d, uint32_t vcpu, const uint32_t *cpus,
                              size_t ncpus)
 {
-    if (ncpus > HV_MAX_HOST_CPUS || (ncpus && !cpus))
-        return hv_error(d->hv, -EINVAL, "domain %u: vCPU %u: %zu CPUs, at most %d", d->domid,
-                        vcpu, ncpus, HV_MAX_HOST_CPUS);
-    struct json_object *a = vcpu_args(vcpu), *arr = json_object_new_array();
+    if (ncpus && !cpus)
+        return -EINVAL;
+    /* Checked and deduplicated here, as the local call would: the request
+     * then stays small, and the monitor's limit on the list's length is
+     * about distinct CPUs. */
+    uint64_t seen[HV_MAX_HOST_CPUS / 64] = {0};
     for (size_t i = 0; i < ncpus; i++)
+        if (cpus[i] >= HV_MAX_HOST_CPUS)
+            return hv_error(d->hv, -EINVAL, "domain %u vCPU %u: host CPU %u is not an "
+                            "online CPU below %d", d->domid, vcpu, cpus[i], HV_MAX_HOST_CPUS);
+    struct json_object *a = vcpu_args(vcpu), *arr = json_object_new_array();
+    for (size_t i = 0; i < ncpus; i++) {
+        if (seen[cpus[i] / 64] & (1ull << (cpus[i] % 64)))
+            continue;
+        seen[cpus[i] / 64] |= 1ull << (cpus[i] % 64);
         json_object_array_add(arr, json_object_new_uint64(cpus[i]));
+    }
     json_object_object_add(a, "cpus", arr);
     return rpc(d, CM_OP_VCPU_AFFINITY, a, NULL, NULL);
 }
@@ -747,12 +898,23 @@ int remote_memory_open(struct hv_domain *d, int flags, int *fd, uint64_t *size)
     json_object_put(res);
     int mode = *fd >= 0 ? fcntl(*fd, F_GETFL) & O_ACCMODE : -1;
     if (*fd < 0 || (!(flags & HV_MAP_WRITE) && mode != O_RDONLY)) {
-        /* Read-only is a promise to the caller too: never hand on more. */
+        /* Read-only as asked: the fd handed on is at least not writable
+         * itself (advisory: see hv_domain_memory_open). */
         if (*fd >= 0)
             close(*fd);
         *fd = -1;
         return hv_error(d->hv, -EPROTO, "domain %u: memory-map reply without a %s fd",
                         d->domid, flags & HV_MAP_WRITE ? "" : "read-only");
+    }
+    /* Mapping more than the file holds would fault (SIGBUS) on first touch. */
+    struct stat st;
+    if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode) || sz == 0 ||
+        (uint64_t)st.st_size < sz) {
+        close(*fd);
+        *fd = -1;
+        return hv_error(d->hv, -EPROTO, "domain %u: memory-map reply: its fd is not a "
+                        "memory file of the %llu bytes it announces", d->domid,
+                        (unsigned long long)sz);
     }
     if (size)
         *size = sz;
@@ -793,9 +955,15 @@ long remote_dirty_log_fetch(struct hv_domain *d, uint64_t *bitmap, size_t bytes)
         return err;
     long pages = (long)res_u64(res, "pages");
     json_object_put(res);
-    if (fd < 0)
-        return hv_error(d->hv, -EPROTO, "domain %u: dirty-log-fetch reply without an fd",
-                        d->domid);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size < need) {
+        /* Reading anything else (a FIFO, a device) could block forever. */
+        if (fd >= 0)
+            close(fd);
+        return hv_error(d->hv, -EPROTO, "domain %u: dirty-log-fetch reply without a memory "
+                        "file of %zu bytes", d->domid, need);
+    }
     size_t done = 0;
     while (done < need) {
         ssize_t n = pread(fd, (char *)bitmap + done, need - done, (off_t)done);
@@ -831,9 +999,15 @@ static bool probe_frames(struct probe *p)
     for (;;) {
         char *json;
         size_t len;
-        int rc = wire_take(p->w.in, &p->w.in_len, &json, &len);
+        uint64_t start, end;
+        int rc = wire_take(&p->w, &json, &len, &start, &end);
         if (rc <= 0)
             return rc == 0;
+        /* None of these frames carries fds we want. */
+        if (wire_claim(&p->w, start, end, 0, NULL) < 0) {
+            free(json);
+            return false;
+        }
         if (!p->hello_seen) {
             struct cm_hello h;
             rc = cm_parse_hello(json, len, &h, NULL, 0);
@@ -881,9 +1055,14 @@ static void probe_batch(hv_t *hv, const uint32_t *domids, size_t n, struct probe
     /* Connect and send everything first: the monitors then work in parallel. */
     for (size_t i = 0; i < n; i++) {
         struct probe *p = &probes[i];
-        p->w.fd = dial(hv, domids[i], true, true);
-        if (p->w.fd < 0)
+        /* Not waiting on a full backlog: a stuck monitor answers nothing. */
+        p->w.fd = dial(hv, domids[i], 0, true);
+        if (p->w.fd < 0) {
+            if (p->w.fd == -ETIMEDOUT)
+                hv_log(hv, HV_LOG_INFO, "listing domains: domain %u takes no connection",
+                       domids[i]);
             continue; /* gone meanwhile (ENOENT, ECONNREFUSED) */
+        }
         ssize_t s = send(p->w.fd, hello, hlen, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (s != (ssize_t)hlen) {
             close(p->w.fd);
@@ -909,8 +1088,7 @@ static void probe_batch(hv_t *hv, const uint32_t *domids, size_t n, struct probe
                 continue;
             struct probe *p = &probes[map[k]];
             for (;;) {
-                int r = wire_recv(p->w.fd, &p->w.in, &p->w.in_len, &p->w.in_cap, p->w.fifo,
-                                  &p->w.nfifo);
+                int r = wire_recv(&p->w);
                 if (r == -EAGAIN)
                     break;
                 if (r <= 0 || !probe_frames(p)) {
@@ -928,7 +1106,7 @@ static void probe_batch(hv_t *hv, const uint32_t *domids, size_t n, struct probe
                        domids[i]);
             close(p->w.fd);
         }
-        fifo_clear(p->w.fifo, &p->w.nfifo);
+        wire_fds_clear(&p->w);
         free(p->w.in);
     }
     free(pfd);

@@ -38,6 +38,7 @@ struct service {
     struct watch *watches;
     struct post *posts, **posts_tail;
     bool stopping;
+    bool ended;               /* the loop is over: posts would never run */
 };
 
 static struct watch *find_watch(struct service *s, int fd)
@@ -103,6 +104,19 @@ static void *service_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         if (stop)
             break;
+    }
+    /* What is queued still runs here; once the queue is seen empty
+     * service_post refuses (its callers then do the work themselves), so
+     * nobody waits on a post that only service_stop would run, and this
+     * thread touches nothing of theirs after that. */
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        bool empty = !s->posts;
+        s->ended = empty;
+        pthread_mutex_unlock(&s->lock);
+        if (empty)
+            break;
+        run_posts(d);
     }
     return NULL;
 }
@@ -233,6 +247,11 @@ int service_post(struct hv_domain *d, service_fn fn, void *opaque)
         return -ENOMEM;
     *p = (struct post){.fn = fn, .opaque = opaque};
     pthread_mutex_lock(&s->lock);
+    if (s->ended) {
+        pthread_mutex_unlock(&s->lock);
+        free(p);
+        return -ESHUTDOWN;
+    }
     *s->posts_tail = p;
     s->posts_tail = &p->next;
     pthread_mutex_unlock(&s->lock);

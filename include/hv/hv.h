@@ -330,8 +330,11 @@ HV_EXPORT int hv_domain_memory_fd(hv_domain_t *dom, int *fd, uint64_t *size);
 /*
  * Foreign mapping (libxc's): the guest RAM of any domain, local or remote
  * (the monitor passes the memfd over its control socket), as a new O_CLOEXEC
- * fd. HV_MAP_READ gives an fd opened read-only, which cannot be mapped
- * writable; HV_MAP_WRITE needs the monitor's uid or root.
+ * fd; only the monitor's uid and root get one. HV_MAP_READ gives an fd
+ * opened read-only: it cannot be mapped writable or written. That is a
+ * guard against mistakes, not a protection: its holder can reopen
+ * /proc/self/fd/N with O_RDWR (a memfd's mode is 0777), and a process of
+ * that uid could ptrace the monitor anyway. HV_MAP_WRITE gives a writable fd.
  */
 #define HV_MAP_READ  1
 #define HV_MAP_WRITE 2

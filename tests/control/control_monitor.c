@@ -4,7 +4,8 @@
  * (HV_STORE, HV_RUNDIR from the environment), runs guest argv[1] with
  * cmdline argv[2], prints "domid N", then waits. When the domain ends it
  * prints "exit reason=R code=C vcpu=V", destroys it and prints "destroyed".
- * EOF on stdin (the test ended or died) destroys it too.
+ * EOF on stdin (the test ended or died) destroys it too; an "s" on stdin asks
+ * the guest to power off through the local handle (no control socket).
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hv/abi.h"
 #include "hv/hv.h"
 #include "hv/hvguest.h"
 
@@ -65,6 +67,8 @@ int main(int argc, char **argv)
             char c;
             if (read(0, &c, 1) <= 0)
                 break;
+            if (c == 's' && hv_domain_shutdown(dom, HV_SHUTDOWN_POWEROFF) < 0)
+                fprintf(stderr, "monitor: shutdown: %s\n", hv_last_error(hv));
         }
     }
     rc = hv_domain_destroy(dom);
