@@ -29,7 +29,7 @@ static uint64_t pending;
 static uint32_t busy;
 static uint64_t given_gpa, given_pages;  /* the range given back */
 static uint32_t want_vcpus;              /* 0: the host has not asked yet */
-static uint32_t idle_on[HVRT_MAX_VCPUS]; /* runs idle_loop */
+static uint8_t idle_on[HVRT_MAX_VCPUS]; /* runs idle_loop (bytes: .bss is boot cost) */
 
 uint64_t hvrt_targets_mask(void)
 {

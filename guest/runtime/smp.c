@@ -22,10 +22,35 @@ _Static_assert(sizeof(struct hvrt_vcpu_boot) == HVRT_VCPU_BOOT_SIZE, "asm.h");
  * running[id] is 1 from hv_vcpu_start until the vCPU's last use of its stack
  * (entry.S clears it right before VCPU_DOWN), and owns stacks[id] meanwhile.
  */
-static uint32_t running[HVRT_MAX_VCPUS];
+struct smp_state {
+    uint32_t running[HVRT_MAX_VCPUS];
+    void *stacks[HVRT_MAX_VCPUS];
+};
 #define VCPU_UP_RETRIES 100
 #define VCPU_UP_RETRY_NS 20000u
-static void *stacks[HVRT_MAX_VCPUS];
+
+/*
+ * Allocated at the first hv_vcpu_start: every guest links this file (the
+ * runtime's vCPU target handling), and 12 KiB of .bss would cost every
+ * guest's build and boot, SMP or not.
+ */
+static struct smp_state *smp;
+static int smp_init_lock;
+
+static struct smp_state *smp_get(void)
+{
+    struct smp_state *s = __atomic_load_n(&smp, __ATOMIC_ACQUIRE);
+    if (s)
+        return s;
+    while (__atomic_exchange_n(&smp_init_lock, 1, __ATOMIC_ACQUIRE))
+        hv_cpu_relax();
+    if (!(s = smp)) {
+        s = hv_alloc_pages((sizeof(*s) + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE);
+        __atomic_store_n(&smp, s, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&smp_init_lock, 0, __ATOMIC_RELEASE);
+    return s;
+}
 
 int hv_vcpu_start(uint32_t id, void (*fn)(void *), void *arg)
 {
@@ -33,6 +58,11 @@ int hv_vcpu_start(uint32_t id, void (*fn)(void *), void *arg)
 
     if (fn == NULL || id == 0 || id >= hv_nr_vcpus() || id >= HVRT_MAX_VCPUS)
         return -HV_EINVAL;
+    struct smp_state *s = smp_get();
+    if (!s)
+        return -HV_ERANGE;
+    uint32_t *running = s->running;
+    void **stacks = s->stacks;
     if (!__atomic_compare_exchange_n(&running[id], &idle, 1, false,
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return -HV_EBUSY;

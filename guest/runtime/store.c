@@ -41,11 +41,14 @@ static struct {
     uint32_t in_len;
     uint32_t evq_len;
 } st;
-/* Apart from st: every runtime's poll reads st, only a store user touches these pages. */
-static struct {
+/*
+ * Allocated when a store device is found: every guest links this file (the
+ * agent runs at boot), and pages of .bss cost every guest's build and boot.
+ */
+static struct store_bufs {
     uint8_t in[XS_HDR + XS_PAYLOAD_MAX]; /* the message being assembled */
     uint8_t evq[EVQ_SIZE];               /* [u16 len][path\0token\0]... */
-} bufs;
+} *bufs;
 static int lock_word;
 
 static void lock(void)
@@ -79,6 +82,9 @@ static void probe(void)
             dv->doorbell_port < HV_DOORBELL_FIRST || dv->doorbell_port > HV_DOORBELL_LAST ||
             dv->event_bit < HV_EVT_DEVICE_FIRST || dv->event_bit > 63)
             continue;
+        bufs = hv_alloc_pages((sizeof(*bufs) + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE);
+        if (!bufs)
+            break; /* no memory for the client: as if there were no store */
         st.ring = (volatile struct hv_store_ring *)(uintptr_t)dv->ring_gpa;
         st.port = dv->doorbell_port;
         st.mask = 1ull << dv->event_bit;
@@ -110,9 +116,9 @@ static void queue_event(const uint8_t *p, uint32_t len)
      * the queue only fills when nobody waits for events. */
     if (len > 0xffff || st.evq_len + 2 + len > EVQ_SIZE)
         return;
-    bufs.evq[st.evq_len] = (uint8_t)len;
-    bufs.evq[st.evq_len + 1] = (uint8_t)(len >> 8);
-    memcpy(bufs.evq + st.evq_len + 2, p, len);
+    bufs->evq[st.evq_len] = (uint8_t)len;
+    bufs->evq[st.evq_len + 1] = (uint8_t)(len >> 8);
+    memcpy(bufs->evq + st.evq_len + 2, p, len);
     st.evq_len += 2 + len;
 }
 
@@ -125,7 +131,7 @@ static int host_broke(void)
 
 /*
  * Takes rsp bytes until a message other than a watch event is complete in
- * bufs.in (returns 1), or no bytes are left (0), or the host broke the ring
+ * bufs->in (returns 1), or no bytes are left (0), or the host broke the ring
  * (-HV_EIO). Watch events are queued on the way.
  */
 static int take_message(void)
@@ -142,25 +148,25 @@ static int take_message(void)
         struct xs_hdr h;
         uint32_t want = XS_HDR - st.in_len;
         if (st.in_len >= XS_HDR) {
-            memcpy(&h, bufs.in, sizeof(h));
+            memcpy(&h, bufs->in, sizeof(h));
             want = XS_HDR + h.len - st.in_len;
         }
         uint32_t n = avail < want ? avail : want;
         for (uint32_t i = 0; i < n; i++)
-            bufs.in[st.in_len + i] = (uint8_t)st.ring->rsp[(st.rsp_cons + i) % HV_STORE_RING_SIZE];
+            bufs->in[st.in_len + i] = (uint8_t)st.ring->rsp[(st.rsp_cons + i) % HV_STORE_RING_SIZE];
         st.in_len += n;
         st.rsp_cons += n;
         __atomic_store_n(&st.ring->rsp_cons, st.rsp_cons, __ATOMIC_RELEASE);
         if (st.in_len < XS_HDR)
             continue;
-        memcpy(&h, bufs.in, sizeof(h));
+        memcpy(&h, bufs->in, sizeof(h));
         if (h.len > XS_PAYLOAD_MAX)
             return host_broke();
         if (st.in_len < XS_HDR + h.len)
             continue;
         st.in_len = 0;
         if (h.type == XS_WATCH_EVENT) {
-            queue_event(bufs.in + XS_HDR, h.len);
+            queue_event(bufs->in + XS_HDR, h.len);
             continue;
         }
         return 1;
@@ -309,10 +315,10 @@ static int64_t call(uint32_t type, uint32_t tx_id, const void *a, size_t alen, c
         }
         if (r == 1) {
             struct xs_hdr h;
-            memcpy(&h, bufs.in, sizeof(h));
+            memcpy(&h, bufs->in, sizeof(h));
             if (h.req_id != id)
                 continue; /* a stale reply (a post, or a call that timed out) */
-            const uint8_t *p = bufs.in + XS_HDR;
+            const uint8_t *p = bufs->in + XS_HDR;
             if (h.type == XS_ERROR) {
                 ret = err_from_name(p, h.len);
             } else if (h.len > replymax) {
@@ -415,11 +421,11 @@ static int pop_event(char *path, size_t pathlen, char *token, size_t tokenlen)
 {
     if (!st.evq_len)
         return 0;
-    uint32_t len = bufs.evq[0] | (uint32_t)bufs.evq[1] << 8;
-    const uint8_t *p = bufs.evq + 2, *end = p + len;
+    uint32_t len = bufs->evq[0] | (uint32_t)bufs->evq[1] << 8;
+    const uint8_t *p = bufs->evq + 2, *end = p + len;
     int r = copy_str(&p, end, path, pathlen) && copy_str(&p, end, token, tokenlen)
                 ? 1 : -HV_ERANGE;
-    memmove(bufs.evq, bufs.evq + 2 + len, st.evq_len - 2 - len);
+    memmove(bufs->evq, bufs->evq + 2 + len, st.evq_len - 2 - len);
     st.evq_len -= 2 + len;
     return r;
 }
