@@ -4,14 +4,25 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 /* ---- Basics ------------------------------------------------------------------ */
 
@@ -628,4 +639,167 @@ int tu_count_maps(const char *substr)
             n++;
     fclose(f);
     return n;
+}
+
+/* ---- A private store daemon ------------------------------------------------------- */
+
+/* Reads one line from fd with the hang guard; false on EOF, error or timeout. */
+static bool read_line(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+
+    while (len + 1 < cap) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, tu_timeout_ms()) != 1)
+            return false;
+        ssize_t n = read(fd, buf + len, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        if (buf[len++] == '\n')
+            break;
+    }
+    buf[len] = 0;
+    return true;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path); /* best effort: the rest still goes */
+    return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 || access(dir, F_OK) == 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* hvstored --foreground, stdout to a pipe until its ready line. */
+static int hvstored_spawn(struct tu_host *h)
+{
+    const char *daemon = getenv("HV_HVSTORED");
+    char data[80], line[512];
+    int out[2];
+
+    if (!daemon || !*daemon) {
+        fprintf(stderr, "HV_HVSTORED is not set\n");
+        return -1;
+    }
+    snprintf(data, sizeof(data), "%s/data", h->dir);
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        fprintf(stderr, "pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    char *argv[] = {(char *)daemon, "--foreground", "--socket", h->sock,
+                    "--data-dir", data, NULL};
+    int rc = posix_spawn(&h->hvstored, daemon, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (rc != 0) {
+        close(out[0]);
+        h->hvstored = -1;
+        fprintf(stderr, "spawn %s: %s\n", daemon, strerror(rc));
+        return -1;
+    }
+    bool ready = read_line(out[0], line, sizeof(line)) && strstr(line, "ready");
+    close(out[0]);
+    if (!ready) {
+        fprintf(stderr, "%s did not start on %s\n", daemon, h->sock);
+        return -1;
+    }
+    return 0;
+}
+
+int tu_host_start(struct tu_host *h, const char *tag)
+{
+    memset(h, 0, sizeof(*h));
+    h->hvstored = -1;
+    snprintf(h->dir, sizeof(h->dir), "/tmp/hv-%.32s-XXXXXX", tag);
+    if (!mkdtemp(h->dir)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", h->dir, strerror(errno));
+        h->dir[0] = 0;
+        return -1;
+    }
+    snprintf(h->sock, sizeof(h->sock), "%s/store.sock", h->dir);
+    snprintf(h->uri, sizeof(h->uri), "unix:%s", h->sock);
+    snprintf(h->run, sizeof(h->run), "%s/run", h->dir);
+    snprintf(h->state, sizeof(h->state), "%s/state", h->dir);
+    if (mkdir(h->run, 0700) < 0 || mkdir(h->state, 0700) < 0) {
+        fprintf(stderr, "mkdir in %s: %s\n", h->dir, strerror(errno));
+        tu_host_stop(h);
+        return -1;
+    }
+    if (hvstored_spawn(h) < 0) {
+        tu_host_stop(h);
+        return -1;
+    }
+    setenv("HV_STORE", h->uri, 1);
+    setenv("HV_RUNDIR", h->run, 1);
+    setenv("HV_STATEDIR", h->state, 1);
+    return 0;
+}
+
+void tu_host_stop(struct tu_host *h)
+{
+    if (h->hvstored > 0) {
+        kill(h->hvstored, SIGTERM);
+        waitpid(h->hvstored, NULL, 0);
+    }
+    h->hvstored = -1;
+    if (h->dir[0])
+        rm_tree(h->dir);
+    h->dir[0] = 0;
+}
+
+int tu_spawned_daemon_stop(const char *sock, pid_t *pid)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+
+    if (strlen(sock) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "%s: path too long\n", sock);
+        return -1;
+    }
+    memcpy(sa.sun_path, sock, strlen(sock) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+        fprintf(stderr, "no daemon to stop on %s: %s\n", sock, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    if (pid)
+        *pid = cred.pid;
+    /* Not our child, so no waitpid: its pidfd becomes readable when it ends. */
+    int pfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+    if (pfd < 0) {
+        fprintf(stderr, "pidfd_open(%d): %s\n", (int)cred.pid, strerror(errno));
+        return -1;
+    }
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    int n = -1;
+    if (kill(cred.pid, SIGTERM) == 0)
+        n = poll(&p, 1, tu_timeout_ms());
+    else
+        fprintf(stderr, "kill(%d): %s\n", (int)cred.pid, strerror(errno));
+    close(pfd);
+    if (n != 1) {
+        if (n == 0)
+            fprintf(stderr, "the daemon on %s (pid %d) did not end\n", sock,
+                    (int)cred.pid);
+        return -1;
+    }
+    return 0;
 }

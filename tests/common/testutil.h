@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -155,6 +156,40 @@ int tu_count_threads(void);
 uint64_t tu_rss_kb(void);
 /* Mappings in /proc/self/maps whose path contains substr (e.g. "/memfd:"). */
 int tu_count_maps(const char *substr);
+
+/* ---- A private store daemon ---------------------------------------------------- */
+
+/*
+ * A private temp dir /tmp/hv-<tag>-XXXXXX with run/ and state/ (0700) and
+ * hvstored ($HV_HVSTORED) --foreground on dir/store.sock, data in dir/data,
+ * as our child. Tests of the registry, the control socket and the store
+ * need their own: the environment's HV_STORE is "none".
+ */
+struct tu_host {
+    char dir[64];
+    char sock[128];
+    char uri[140];  /* "unix:<sock>" */
+    char run[128];  /* dir/run: HV_RUNDIR */
+    char state[128]; /* dir/state: HV_STATEDIR */
+    pid_t hvstored;
+};
+
+/*
+ * Starts it and waits for its ready line (the hang guard only: no polling
+ * of the socket), then sets HV_STORE, HV_RUNDIR and HV_STATEDIR to it.
+ * 0, or -1 with a message on stderr and nothing left behind.
+ */
+int tu_host_start(struct tu_host *h, const char *tag);
+/* SIGTERM, reap, remove the temp dir (best effort). Idempotent. */
+void tu_host_stop(struct tu_host *h);
+
+/*
+ * Stops a store daemon that libhv spawned on sock: it daemonised, so it is
+ * not our child. Finds it by SO_PEERCRED, SIGTERMs it and waits for its
+ * end through a pidfd (the hang guard only). *pid (optional) gets its pid
+ * when it was found. 0, or -1 with a message on stderr.
+ */
+int tu_spawned_daemon_stop(const char *sock, pid_t *pid);
 
 /* CLOCK_MONOTONIC in ns, for observation windows only (never asserted on). */
 uint64_t tu_now_ns(void);

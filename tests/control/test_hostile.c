@@ -26,9 +26,9 @@
 #include "hv/hvstore.h"
 #include "testutil.h"
 
-static char dir[] = "/tmp/hv-hostile-XXXXXX";
-static char run[256], domains[300];
-static pid_t hvstored_pid = -1;
+static struct tu_host host;
+static const char *dir = host.dir, *run = host.run;
+static char domains[300];
 static hv_t *hv;
 
 /* ---- Fixture ---------------------------------------------------------------------- */
@@ -37,46 +37,10 @@ static int group_setup(void **state)
 {
     (void)state;
     tu_require_kvm(); /* hv_open needs it */
-    if (!mkdtemp(dir))
+    if (tu_host_start(&host, "hostile") < 0)
         return -1;
-    char sock[300], data[300], statedir[300], uri[320];
-    snprintf(sock, sizeof(sock), "%s/store.sock", dir);
-    snprintf(data, sizeof(data), "%s/data", dir);
-    snprintf(run, sizeof(run), "%s/run", dir);
     snprintf(domains, sizeof(domains), "%s/domains", run);
-    snprintf(statedir, sizeof(statedir), "%s/state", dir);
-    mkdir(run, 0700);
     mkdir(domains, 0700);
-    mkdir(statedir, 0700);
-    const char *daemon = getenv("HV_HVSTORED");
-    if (!daemon) {
-        fprintf(stderr, "HV_HVSTORED is not set\n");
-        return -1;
-    }
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) < 0)
-        return -1;
-    hvstored_pid = fork();
-    if (hvstored_pid == 0) {
-        dup2(out[1], 1);
-        execl(daemon, daemon, "--foreground", "--socket", sock, "--data-dir", data, NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    FILE *f = fdopen(out[0], "r");
-    char line[512];
-    /* Its ready line says it listens: no polling of the socket. */
-    bool ready = f && fgets(line, sizeof(line), f) && strstr(line, "ready");
-    if (f)
-        fclose(f);
-    if (!ready) {
-        fprintf(stderr, "hvstored did not start\n");
-        return -1;
-    }
-    snprintf(uri, sizeof(uri), "unix:%s", sock);
-    setenv("HV_STORE", uri, 1);
-    setenv("HV_RUNDIR", run, 1);
-    setenv("HV_STATEDIR", statedir, 1);
     hv = tu_open();
     return 0;
 }
@@ -86,14 +50,7 @@ static int group_teardown(void **state)
     (void)state;
     if (hv)
         tu_close(hv);
-    if (hvstored_pid > 0) {
-        kill(hvstored_pid, SIGTERM);
-        waitpid(hvstored_pid, NULL, 0);
-    }
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tu_host_stop(&host);
     return 0;
 }
 

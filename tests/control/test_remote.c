@@ -26,9 +26,8 @@
 
 #include "testutil.h"
 
-static char dir[] = "/tmp/hv-control-XXXXXX";
-static char run[256];
-static pid_t hvstored_pid = -1;
+static struct tu_host host;
+static const char *dir = host.dir, *run = host.run;
 static pid_t monitor_pid = -1;
 static int monitor_in = -1;    /* its stdin: closing it ends it */
 static FILE *monitor_out;
@@ -98,38 +97,10 @@ static int group_setup(void **state)
 {
     (void)state;
     tu_require_kvm();
-    if (!mkdtemp(dir))
+    if (tu_host_start(&host, "control") < 0)
         return -1;
-    char sock[300], data[300], statedir[300], uri[320];
-    snprintf(sock, sizeof(sock), "%s/store.sock", dir);
-    snprintf(data, sizeof(data), "%s/data", dir);
-    snprintf(run, sizeof(run), "%s/run", dir);
-    snprintf(statedir, sizeof(statedir), "%s/state", dir);
-    mkdir(run, 0700);
-    mkdir(statedir, 0700);
-    const char *daemon = getenv("HV_HVSTORED");
-    if (!daemon) {
-        fprintf(stderr, "HV_HVSTORED is not set\n");
-        return -1;
-    }
-    char *dargv[] = {(char *)daemon, "--foreground", "--socket", sock, "--data-dir", data, NULL};
-    FILE *f;
-    hvstored_pid = spawn(dargv, NULL, &f);
-    char line[512];
-    /* Its ready line says it listens: no polling of the socket. */
-    bool ready = f && fgets(line, sizeof(line), f) && strstr(line, "ready");
-    if (f)
-        fclose(f);
-    if (!ready) {
-        fprintf(stderr, "hvstored did not start\n");
-        return -1;
-    }
-    snprintf(uri, sizeof(uri), "unix:%s", sock);
-    setenv("HV_STORE", uri, 1);
-    setenv("HV_RUNDIR", run, 1);
-    setenv("HV_STATEDIR", statedir, 1);
 
-    char mon[512];
+    char mon[512], line[256];
     snprintf(mon, sizeof(mon), "%s/tests/control/control_monitor", getenv("HV_BUILD_ROOT"));
     char *guest = tu_guest_path("counter");
     char *margv[] = {mon, guest, "20 busy", NULL};
@@ -155,14 +126,7 @@ static int group_teardown(void **state)
         waitpid(monitor_pid, NULL, 0);
     if (monitor_out)
         fclose(monitor_out);
-    if (hvstored_pid > 0) {
-        kill(hvstored_pid, SIGTERM);
-        waitpid(hvstored_pid, NULL, 0);
-    }
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tu_host_stop(&host);
     return 0;
 }
 

@@ -12,20 +12,16 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hv/hvstore.h"
 #include "testutil.h"
 
-static char dir[] = "/tmp/hv-guest-store-XXXXXX";
-static pid_t hvstored_pid;
+static struct tu_host host;
 static hvs_t *admin; /* dom0 */
 
 /* ---- hv log capture ---------------------------------------------------------- */
@@ -101,50 +97,12 @@ static int group_setup(void **state)
 {
     (void)state;
     tu_require_kvm();
-    if (!mkdtemp(dir))
+    if (tu_host_start(&host, "guest-store") < 0)
         return -1;
-    char sock[256], data[256], run[256], statedir[256], uri[300];
-    snprintf(sock, sizeof(sock), "%s/store.sock", dir);
-    snprintf(data, sizeof(data), "%s/data", dir);
-    snprintf(run, sizeof(run), "%s/run", dir);
-    snprintf(statedir, sizeof(statedir), "%s/state", dir);
-    mkdir(run, 0700);
-    mkdir(statedir, 0700);
-    const char *daemon = getenv("HV_HVSTORED");
-    if (!daemon) {
-        fprintf(stderr, "HV_HVSTORED is not set\n");
-        return -1;
-    }
-    int p[2];
-    if (pipe(p) < 0)
-        return -1;
-    hvstored_pid = fork();
-    if (hvstored_pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        execl(daemon, daemon, "--foreground", "--socket", sock, "--data-dir", data,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    /* Its ready line says it listens: no polling of the socket. */
-    char line[512];
-    FILE *f = fdopen(p[0], "r");
-    bool ready = f && fgets(line, sizeof(line), f) && strstr(line, "ready");
-    if (f)
-        fclose(f);
-    if (!ready) {
-        fprintf(stderr, "hvstored did not start\n");
-        return -1;
-    }
-    snprintf(uri, sizeof(uri), "unix:%s", sock);
-    setenv("HV_STORE", uri, 1);
-    setenv("HV_RUNDIR", run, 1);
-    setenv("HV_STATEDIR", statedir, 1);
-    int rc = hvs_open(&admin, uri, NULL);
+    int rc = hvs_open(&admin, host.uri, NULL);
     if (rc < 0) {
-        fprintf(stderr, "hvs_open %s: %s\n", uri, hvs_open_error());
+        fprintf(stderr, "hvs_open %s: %s\n", host.uri, hvs_open_error());
+        tu_host_stop(&host);
         return -1;
     }
     return 0;
@@ -154,14 +112,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     hvs_close(admin);
-    if (hvstored_pid > 0) {
-        kill(hvstored_pid, SIGTERM);
-        waitpid(hvstored_pid, NULL, 0);
-    }
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tu_host_stop(&host);
     return 0;
 }
 

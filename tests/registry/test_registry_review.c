@@ -14,8 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon_util.h"
@@ -189,14 +187,6 @@ static void test_spawned_daemon_fds(void **state)
     hv_domain_t *dom = create(hv, "fdleak");
     char sock[160];
     snprintf(sock, sizeof(sock), "%s/store.sock", d.dir);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, sock, strlen(sock) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    struct ucred cred;
-    socklen_t cl = sizeof(cred);
-    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl), 0);
-    close(fd);
     assert_int_equal(hv_domain_destroy(dom), 0);
     hv_close(hv);
 
@@ -208,13 +198,8 @@ static void test_spawned_daemon_fds(void **state)
     ssize_t n = ready == 1 ? read(p[0], &c, 1) : -1;
     close(p[0]);
 
-    /* The daemon is not our child: stop it, wait through a pidfd. */
-    int pfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
-    assert_true(pfd >= 0);
-    assert_int_equal(kill(cred.pid, SIGTERM), 0);
-    struct pollfd pp = {.fd = pfd, .events = POLLIN};
-    assert_int_equal(poll(&pp, 1, DU_TIMEOUT_MS), 1);
-    close(pfd);
+    pid_t daemon_pid = -1;
+    assert_int_equal(tu_spawned_daemon_stop(sock, &daemon_pid), 0);
     du_fini(&d);
     if (saved) {
         setenv("HV_STORE", saved, 1);
@@ -224,7 +209,7 @@ static void test_spawned_daemon_fds(void **state)
     if (ready != 1 || n != 0)
         fail_msg("the pipe's write end is still open after we closed ours (poll %d, read "
                  "%zd): the store daemon libhv started (pid %d) inherited it",
-                 ready, n, (int)cred.pid);
+                 ready, n, (int)daemon_pid);
 }
 
 static int setup(void **state)
