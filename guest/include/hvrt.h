@@ -135,6 +135,8 @@ static inline void hv_cpu_relax(void)
  * on an idle loop that sleeps in hv_poll, and those above the target go
  * down (within 20 ms). vCPU 0 always stays. A vCPU the guest runs itself
  * (hv_vcpu_start) is left alone. Nothing happens before the first such event.
+ * These two bits are the runtime's: hv_poll never returns them, so a guest
+ * cannot wait for them itself (read hv_balloon_pages/hv_vcpus_online).
  */
 /* Pages given back to the host now. */
 uint64_t hv_balloon_pages(void);
