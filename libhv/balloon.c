@@ -17,6 +17,9 @@
 
 struct balloon {
     uint64_t *released; /* a bit per 4 KiB page of RAM */
+    /* Pages released since the last dirty-log fetch: a punched page now reads
+     * as zero, a change KVM's log never sees (allocated while logging). */
+    uint64_t *punched;
     uint64_t npages;
 };
 
@@ -46,8 +49,10 @@ int balloon_init(struct hv_domain *d, uint64_t target_bytes, uint32_t vcpus_onli
 
 void balloon_fini(struct hv_domain *d)
 {
-    if (d->balloon)
+    if (d->balloon) {
         free(d->balloon->released);
+        free(d->balloon->punched);
+    }
     free(d->balloon);
     d->balloon = NULL;
 }
@@ -207,6 +212,17 @@ HV_EXPORT int hv_domain_vcpus_set(hv_domain_t *dom, uint32_t online)
     return err;
 }
 
+void balloon_dirty_merge(struct hv_domain *d, uint64_t *bitmap)
+{
+    struct balloon *b = d->balloon;
+    if (!b || !b->punched)
+        return;
+    for (uint64_t w = 0; w < (b->npages + 63) / 64; w++) {
+        bitmap[w] |= b->punched[w];
+        b->punched[w] = 0;
+    }
+}
+
 /* With d->lock held: flips the pages' bits to `out`; returns how many flipped. */
 static uint64_t mark(struct balloon *b, uint64_t first, uint64_t n, bool out)
 {
@@ -246,7 +262,17 @@ int64_t balloon_hypercall(struct hv_vcpu *v, uint32_t nr, uint64_t arg_gpa)
         return -HV_EINVAL;
     }
     pthread_mutex_lock(&d->lock);
-    uint64_t n = mark(d->balloon, gpa / HV_PAGE_SIZE, npages, release);
+    struct balloon *b = d->balloon;
+    if (release && d->dirty_logging) {
+        if (!b->punched)
+            b->punched = calloc((b->npages + 63) / 64, sizeof(uint64_t));
+        for (uint64_t p = gpa / HV_PAGE_SIZE; b->punched && p < gpa / HV_PAGE_SIZE + npages; p++)
+            b->punched[p / 64] |= 1ull << (p % 64);
+        if (!b->punched)
+            hv_log(d->hv, HV_LOG_ERROR, "domain %u: out of memory for the dirty log of "
+                   "released pages: the next copy may miss them", d->domid);
+    }
+    uint64_t n = mark(b, gpa / HV_PAGE_SIZE, npages, release);
     if (release)
         d->mem_released += n * HV_PAGE_SIZE;
     else

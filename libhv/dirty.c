@@ -86,6 +86,7 @@ HV_EXPORT long hv_domain_dirty_log_fetch(hv_domain_t *dom, uint64_t *bitmap,
                        dom->domid, strerror(errno));
         goto out;
     }
+    balloon_dirty_merge(dom, bitmap);
     for (size_t i = 0; i < hv_domain_dirty_log_size(dom) / 8; i++)
         err += __builtin_popcountll(bitmap[i]);
 out:

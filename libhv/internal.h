@@ -286,6 +286,9 @@ HV_HIDDEN void store_ring_fini(struct hv_domain *d);
 /* balloon.c: memory target, vCPU target, MEMORY_RELEASE/RECLAIM hypercalls */
 HV_HIDDEN int balloon_init(struct hv_domain *d, uint64_t target_bytes, uint32_t vcpus_online);
 HV_HIDDEN void balloon_fini(struct hv_domain *d);
+/* With d->lock held: ORs the pages released since the last fetch into a
+ * dirty bitmap (they read as zero now, which KVM's log does not see). */
+HV_HIDDEN void balloon_dirty_merge(struct hv_domain *d, uint64_t *bitmap);
 /* Writes the targets into shared info (the builder zeroes it): at start. */
 HV_HIDDEN void balloon_publish(struct hv_domain *d);
 HV_HIDDEN int64_t balloon_hypercall(struct hv_vcpu *v, uint32_t nr, uint64_t arg_gpa);

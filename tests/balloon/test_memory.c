@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,6 +184,67 @@ static void test_hostile_release(void **state)
     tu_env_destroy(env, dom);
 }
 
+/* A bit per page of the domain's memfd that is a hole (never written or freed). */
+static uint64_t *holes_of(hv_domain_t *dom, size_t bytes)
+{
+    uint64_t *bits = calloc(1, bytes), size;
+    int fd;
+    assert_non_null(bits);
+    assert_int_equal(hv_domain_memory_fd(dom, &fd, &size), 0);
+    for (off_t at = lseek(fd, 0, SEEK_HOLE); at >= 0 && (uint64_t)at < size;) {
+        off_t end = lseek(fd, at, SEEK_DATA);
+        if (end < 0)
+            end = (off_t)size;
+        for (uint64_t p = (uint64_t)at / 4096; p < (uint64_t)end / 4096; p++)
+            bits[p / 64] |= 1ull << (p % 64);
+        at = lseek(fd, end, SEEK_HOLE);
+    }
+    close(fd);
+    return bits;
+}
+
+/*
+ * A released page reads as zero from then on, a change no guest write made:
+ * the dirty log must still report it, or a copy made from the log (an
+ * incremental backup, a migration) keeps the old contents.
+ */
+static void test_released_pages_are_dirty(void **state)
+{
+    struct tu_env *env = *state;
+    struct tu_console *con;
+    hv_domain_t *dom = bu_domain(env, "watch", 16, 0, 1, 0, &con);
+
+    assert_int_equal(hv_domain_start(dom), 0);
+    tu_check(tu_console_wait(con, "balloon: ready pages=0 vcpus=1\n", tu_timeout_ms()) == 0,
+             con, "guest not ready");
+    size_t bytes = hv_domain_dirty_log_size(dom);
+    uint64_t *bitmap = calloc(1, bytes);
+    assert_non_null(bitmap);
+    assert_int_equal(hv_domain_dirty_log_start(dom), 0);
+    assert_true(hv_domain_dirty_log_fetch(dom, bitmap, bytes) >= 0); /* the baseline */
+    uint64_t *before = holes_of(dom, bytes);
+
+    assert_int_equal(hv_domain_memory_target_set(dom, 8 * MiB), 0);
+    bu_wait_state(con, 2048, 1);
+    long n = hv_domain_dirty_log_fetch(dom, bitmap, bytes);
+    assert_true(n >= 2048);
+    /* The released pages are the memfd's new holes; each must be in the log. */
+    uint64_t *after = holes_of(dom, bytes), holes = 0, missing = 0;
+    for (uint64_t p = 0; p < bytes * 8; p++)
+        if ((after[p / 64] & ~before[p / 64]) >> (p % 64) & 1) {
+            holes++;
+            missing += !(bitmap[p / 64] >> (p % 64) & 1);
+        }
+    free(before);
+    free(after);
+    assert_int_equal(holes, 2048);
+    tu_check(missing == 0, con, "%llu of the %llu released pages are not in the dirty log",
+             (unsigned long long)missing, (unsigned long long)holes);
+    assert_int_equal(hv_domain_dirty_log_stop(dom), 0);
+    free(bitmap);
+    tu_env_destroy(env, dom);
+}
+
 int main(void)
 {
     tu_require_kvm();
@@ -190,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_target_down_up, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_maxmem_at_boot, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_release, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_released_pages_are_dirty, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
