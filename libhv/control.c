@@ -337,8 +337,8 @@ static int op_destroy(struct control *c)
         hv_exit_t e = {.size = sizeof(e), .reason = HV_EXIT_DESTROYED};
         domain_exit(d, &e);
     } else {
-        /* A kept domain (on_crash=preserve): its monitor drained exit_fd
-         * and polls it for this. */
+        /* A kept domain (on_crash=preserve): its monitor counts each signal
+         * of exit_fd after the exit as a destroy. */
         uint64_t one = 1;
         if (write(d->exit_fd, &one, sizeof(one)) < 0)
             hv_log(d->hv, HV_LOG_WARN, "domain %u: exit eventfd: %s", d->domid,

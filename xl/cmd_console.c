@@ -57,23 +57,24 @@ static void *watch_exit(void *arg)
     return NULL;
 }
 
+static void make_raw(struct termios *t)
+{
+    cfmakeraw(t);
+    t->c_oflag |= OPOST | ONLCR; /* the guest writes "\n" line ends */
+}
+
 int xl_console_loop(int fd, hv_domain_t *dom)
 {
     struct exit_watch w = {.dom = dom, .domid = dom ? hv_domain_id(dom) : 0};
     int pfd[2] = {-1, -1};
     pthread_t thread;
     bool watching = false;
-    struct termios saved, raw;
-    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
     char buf[4096];
 
     fflush(stdout);
-    if (tty) {
-        raw = saved;
-        cfmakeraw(&raw);
-        raw.c_oflag |= OPOST | ONLCR; /* the guest writes "\n" line ends */
-        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-    }
+    /* Only on our own terminal, in the foreground: a background job
+     * (`xl console d > file &`) neither changes its modes nor reads it. */
+    bool tty = xl_term_set(STDIN_FILENO, make_raw) == 0;
     /* A domain kept after its exit (preserve) never closes the console:
      * its exit, seen on the handle, ends the attachment then. */
     if (dom && pipe2(pfd, O_CLOEXEC) == 0) {
@@ -120,8 +121,7 @@ int xl_console_loop(int fd, hv_domain_t *dom)
             }
         }
     }
-    if (tty)
-        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    xl_term_restore();
     if (watching) {
         /* The thread may still block in hv_domain_wait: not joined; the
          * process is about to end and the handle's socket with it. */

@@ -71,6 +71,10 @@ static void detach_stdio(const char *name)
     setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
+/* The monitor's end of the report socket: the first fd after stdio (main
+ * made sure 0-2 are open, so socketpair never returns them). */
+#define REPORT_FD 3
+
 static int spawn_monitor(struct xl_config *cfg, bool console)
 {
     int sp[2];
@@ -93,10 +97,17 @@ static int spawn_monitor(struct xl_config *cfg, bool console)
         pid_t m = fork();
         if (m != 0)
             _exit(m < 0 ? 1 : 0);
+        /* Nothing of the caller's but the report socket: an inherited pipe
+         * end (`xl create 3>&1 | cat`) would keep its reader waiting for
+         * as long as the domain lives. */
+        int report = sp[1];
+        if (report != REPORT_FD && (report = dup3(sp[1], REPORT_FD, O_CLOEXEC)) < 0)
+            _exit(1);
+        close_range(REPORT_FD + 1, ~0U, 0);
         detach_stdio(cfg->name);
         if (chdir("/") < 0)
             _exit(1);
-        struct xl_monitor_opts o = {.cfg = cfg, .report_fd = sp[1], .wait_go = console};
+        struct xl_monitor_opts o = {.cfg = cfg, .report_fd = report, .wait_go = console};
         _exit(xl_monitor_run(&o));
     }
     close(sp[1]);
@@ -211,6 +222,11 @@ int cmd_create(int argc, char **argv)
     }
     if (check_config(&cfg, file) != XL_OK)
         goto out;
+    if (!foreground && xl_store_none()) {
+        /* A detached domain nobody could reach: no registry to find it by. */
+        xl_fail("HV_STORE=none: only `xl create -F` makes sense");
+        goto out;
+    }
     if (foreground) {
         struct xl_monitor_opts o = {.cfg = &cfg, .report_fd = -1, .foreground = true,
                                     .console = console};

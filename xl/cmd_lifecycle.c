@@ -18,6 +18,40 @@ static bool gone(int err)
            err == -ENOENT || err == -ECONNREFUSED || err == -ESHUTDOWN;
 }
 
+/* The on_poweroff/on_reboot/on_crash actions of a domain, read before it
+ * exits (its monitor removes the record as it destroys the domain). */
+struct actions {
+    bool known;
+    char on[3][32];
+};
+
+static const char *const action_keys[] = {"on_poweroff", "on_reboot", "on_crash"};
+
+static void read_actions(uint32_t domid, const uint8_t uuid[16], struct actions *a)
+{
+    a->known = true;
+    for (int i = 0; i < 3; i++)
+        if (xl_record_get(domid, uuid, action_keys[i], a->on[i], sizeof(a->on[i])) < 0)
+            a->known = false;
+}
+
+/* Whether the domain stays after exit ex (preserved): then its exit is the
+ * end of the wait. Whatever ended it counts, not only the poweroff asked
+ * for. Without a record, nobody knows: waiting for it to go could be
+ * forever, so it is taken as kept. */
+static bool kept(const struct actions *a, const hv_exit_t *ex)
+{
+    int i;
+
+    switch (ex->reason) {
+    case HV_EXIT_POWEROFF: i = 0; break;
+    case HV_EXIT_REBOOT: i = 1; break;
+    case HV_EXIT_CRASH: i = 2; break;
+    default: return false; /* destroyed, or gone before its exit was seen */
+    }
+    return !a->known || strcmp(a->on[i], "preserve") == 0;
+}
+
 static int lifecycle(int argc, char **argv, enum op op)
 {
     const char *name = op_names[op];
@@ -57,18 +91,21 @@ static int lifecycle(int argc, char **argv, enum op op)
         if (!err)
             err = xl_domain_wait_gone(domid, info.uuid);
         break;
-    case OP_SHUTDOWN:
+    case OP_SHUTDOWN: {
+        struct actions act;
+        if (wait)
+            read_actions(domid, info.uuid, &act);
         err = hv_domain_shutdown(dom, HV_SHUTDOWN_POWEROFF);
         if (!err && wait) {
             hv_exit_t ex = {.size = sizeof(ex)};
             err = hv_domain_wait(dom, &ex, -1);
             if (gone(err))
                 err = 0;
-            /* A preserved domain stays, exited: its exit is the end of the wait. */
-            if (!err && !xl_record_says(domid, info.uuid, "on_poweroff", "preserve"))
+            if (!err && !kept(&act, &ex))
                 err = xl_domain_wait_gone(domid, info.uuid);
         }
         break;
+    }
     case OP_REBOOT: err = hv_domain_shutdown(dom, HV_SHUTDOWN_REBOOT); break;
     case OP_PAUSE: err = hv_domain_pause(dom); break;
     case OP_UNPAUSE: err = hv_domain_unpause(dom); break;

@@ -97,6 +97,11 @@ static int pause_round(double delay, bool tty)
     }
 }
 
+static void keys_mode(struct termios *t)
+{
+    t->c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+}
+
 int cmd_top(int argc, char **argv)
 {
     bool batch = false;
@@ -132,18 +137,11 @@ int cmd_top(int argc, char **argv)
     if (optind != argc)
         return xl_usage("top", "no operands expected");
     bool tty = !batch && isatty(STDOUT_FILENO);
-    bool kbd = tty && isatty(STDIN_FILENO);
-    struct termios saved, raw;
-    if (kbd && tcgetattr(STDIN_FILENO, &saved) == 0) {
-        raw = saved;
-        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-    } else {
-        kbd = false;
-    }
     hv_t *hv;
     if (xl_host_open(&hv) != XL_OK)
         return XL_FAIL;
+    /* 'q' without Enter, not echoed; Ctrl-C still works (ISIG). */
+    bool kbd = tty && xl_term_set(STDIN_FILENO, keys_mode) == 0;
     struct sample *prev = NULL;
     size_t nprev = 0;
     uint64_t prev_t = 0;
@@ -171,8 +169,7 @@ int cmd_top(int argc, char **argv)
             break;
     }
     free(prev);
-    if (kbd)
-        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    xl_term_restore();
     hv_close(hv);
     return ret;
 }

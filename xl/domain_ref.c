@@ -39,15 +39,24 @@ int xl_domain_resolve(hv_t *hv, const char *ref, uint32_t *domid)
     return XL_OK;
 }
 
+/* A name whose domain went between the lookup and the open may have been
+ * claimed again meanwhile (a restart): looked up again, a few times. */
+#define NAME_RETRIES 5
+
 int xl_domain_get(hv_t *hv, const char *ref, hv_domain_t **dom)
 {
     uint32_t domid;
+    int err;
 
-    if (xl_domain_resolve(hv, ref, &domid) != XL_OK)
-        return XL_FAIL;
-    int err = hv_domain_open(hv, domid, dom);
-    if (err == -ENOENT && !all_digits(ref))
-        return xl_fail("no domain named '%s'", ref); /* gone since the lookup */
+    for (int i = 0;; i++) {
+        if (xl_domain_resolve(hv, ref, &domid) != XL_OK)
+            return XL_FAIL;
+        err = hv_domain_open(hv, domid, dom);
+        if (err != -ENOENT || all_digits(ref))
+            break;
+        if (i == NAME_RETRIES)
+            return xl_fail("no domain named '%s'", ref); /* gone since the lookup */
+    }
     if (err < 0)
         return gone(hv, err, domid);
     return XL_OK;

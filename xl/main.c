@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* xl: global options, dispatch, usage and the error conventions. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,16 +123,32 @@ static int help(int argc, char **argv)
         return XL_OK;
     }
     const struct xl_command *c = find_command(argv[1]);
-    if (!c)
-        return xl_fail("unknown command '%s' (see `xl help`)", argv[1]);
+    if (!c) {
+        fprintf(stderr, "xl: unknown command '%s' (see `xl help`)\n", argv[1]);
+        return XL_USAGE;
+    }
     printf("usage: xl %s %s\n  %s\n", c->name, c->usage, c->summary);
     return XL_OK;
+}
+
+/* A closed stdin/stdout/stderr would be reused by the next open or
+ * socketpair, which then gets stdio's writes (and xl create's monitor
+ * overwrites its report socket with /dev/null). */
+static void open_stdio(void)
+{
+    int fd;
+
+    while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
+        ;
+    if (fd > STDERR_FILENO)
+        close(fd);
 }
 
 int main(int argc, char **argv)
 {
     int opt;
 
+    open_stdio();
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
         {"verbose", no_argument, NULL, 'v'},

@@ -12,6 +12,7 @@
  * and exits. SIGTERM, SIGINT and SIGHUP also destroy it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +33,9 @@ struct monitor {
     hv_t *hv;
     uint8_t uuid[16];  /* kept across restarts, as Xen does */
     bool have_uuid;
+    /* Records for `xl list -l` only with a registry: without one the domid
+     * is private to this process and its record file another domain's. */
+    bool record;
     int sigfd;
 };
 
@@ -161,7 +165,8 @@ static int boot(struct monitor *m, bool first, hv_domain_t **out)
         hv_domain_destroy(dom);
         return XL_FAIL;
     }
-    xl_record_write(domid, m->uuid, cfg);
+    if (m->record && (err = xl_record_write(domid, m->uuid, cfg)) < 0)
+        mlog("domain %u: cannot write its record for xl list -l: %s", domid, strerror(-err));
     if (first && m->o->report_fd >= 0) {
         report(m, "domid %u", domid);
         if (m->o->wait_go) {
@@ -172,7 +177,8 @@ static int boot(struct monitor *m, bool first, hv_domain_t **out)
     }
     if ((err = hv_domain_start(dom)) < 0) {
         fail(m, first, err, what);
-        xl_record_remove(domid);
+        if (m->record)
+            xl_record_remove(domid, m->uuid);
         hv_domain_destroy(dom);
         return XL_FAIL;
     }
@@ -183,17 +189,22 @@ static int boot(struct monitor *m, bool first, hv_domain_t **out)
     return XL_OK;
 }
 
-static void destroy(hv_domain_t *dom)
+static void destroy(struct monitor *m, hv_domain_t *dom)
 {
     uint32_t domid = hv_domain_id(dom);
 
-    xl_record_remove(domid);
+    if (m->record)
+        xl_record_remove(domid, m->uuid);
     hv_domain_destroy(dom);
     mlog("domain %u destroyed", domid);
 }
 
-/* Waits for the exit fd or a signal; returns 1 for the fd, 0 for a signal. */
-static int wait_event(struct monitor *m, hv_domain_t *dom)
+/* Waits for the exit fd or a signal. Returns how many times the exit fd was
+ * signalled since the last call (it is read here: a non-semaphore eventfd
+ * sums its writes), or -1 for a signal. domain_exit() signals it exactly
+ * once; each remote destroy of an exited domain signals it once more.
+ * 0 when timeout_ms (-1: none) passed first. */
+static long wait_event(struct monitor *m, hv_domain_t *dom, int timeout_ms)
 {
     struct pollfd p[2] = {
         {.fd = hv_domain_exit_fd(dom), .events = POLLIN},
@@ -201,28 +212,28 @@ static int wait_event(struct monitor *m, hv_domain_t *dom)
     };
 
     for (;;) {
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        int r = poll(p, 2, timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue; /* the full timeout again: only signals we block come */
+        if (r < 0) {
             mlog("poll: %s", strerror(errno));
-            return 0;
+            return -1;
         }
+        if (r == 0)
+            return 0;
         if (p[1].revents) {
             struct signalfd_siginfo si;
             if (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
                 mlog("signal %u: destroying the domain", si.ssi_signo);
-            return 0;
+            return -1;
         }
-        if (p[0].revents)
-            return 1;
+        if (p[0].revents) {
+            uint64_t v;
+            if (read(p[0].fd, &v, sizeof(v)) == sizeof(v))
+                return v > LONG_MAX ? LONG_MAX : (long)v;
+            /* EAGAIN: someone else read it first; poll again. */
+        }
     }
-}
-
-static void drain(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof(v)) == sizeof(v))
-        ;
 }
 
 static const char *reason_name(hv_exit_reason_t r)
@@ -235,16 +246,27 @@ static const char *reason_name(hv_exit_reason_t r)
     }
 }
 
+/* A guest that dies young is restarted after RESTART_DELAY_MS, doubling each time it dies young again; after
+ * RESTART_MAX_FAST in a row the monitor gives up, as Xen's xl does (a
+ * crash loop would otherwise burn a CPU, and its name, claimed and released
+ * a hundred times a second, could hardly be reached by `xl destroy`). */
+#define RESTART_YOUNG_NS (10ull * 1000000000ull)
+#define RESTART_DELAY_MS 200
+#define RESTART_MAX_FAST 5
+
 static int run(struct monitor *m)
 {
     const struct xl_config *cfg = m->o->cfg;
     hv_domain_t *dom;
+    unsigned fast = 0;
 
     if (boot(m, true, &dom) != XL_OK)
         return XL_FAIL;
+    uint64_t started = xl_now_ns(CLOCK_MONOTONIC);
     for (;;) {
-        if (!wait_event(m, dom)) {
-            destroy(dom);
+        long events = wait_event(m, dom, -1);
+        if (events < 0) {
+            destroy(m, dom);
             return XL_OK;
         }
         hv_exit_t ex = {.size = sizeof(ex)};
@@ -267,23 +289,51 @@ static int run(struct monitor *m)
              xl_action_name(a));
         if (a == XL_ACTION_PRESERVE) {
             /* Kept, exited, for `xl list` and inspection until a destroy
-             * (which signals the exit fd again) or a signal. */
-            drain(hv_domain_exit_fd(dom));
-            wait_event(m, dom);
-            destroy(dom);
+             * (which signals the exit fd again) or a signal. The exit itself
+             * counted once: more means a destroy came already. */
+            if (events < 2)
+                wait_event(m, dom, -1);
+            destroy(m, dom);
             return XL_OK;
         }
-        destroy(dom);
+        if (a == XL_ACTION_RESTART && events >= 2) {
+            mlog("domain %u: destroyed before its restart", hv_domain_id(dom));
+            a = XL_ACTION_DESTROY;
+        }
+        if (a == XL_ACTION_RESTART) {
+            uint64_t lived = xl_now_ns(CLOCK_MONOTONIC) - started;
+            fast = lived < RESTART_YOUNG_NS ? fast + 1 : 0;
+            if (fast > RESTART_MAX_FAST) {
+                mlog("domain %u: died within %llu s of its start %u times in a row: not "
+                     "restarting it again", hv_domain_id(dom), RESTART_YOUNG_NS / 1000000000ull,
+                     fast);
+                destroy(m, dom);
+                return XL_FAIL;
+            }
+            if (fast) {
+                int ms = RESTART_DELAY_MS << (fast - 1);
+                mlog("domain %u lived %llu ms: restarting it in %d ms", hv_domain_id(dom),
+                     (unsigned long long)(lived / 1000000u), ms);
+                /* Kept, exited, meanwhile: still listed under its name, so
+                 * `xl destroy NAME` finds it (and ends the loop). */
+                if (wait_event(m, dom, ms) != 0) {
+                    destroy(m, dom);
+                    return XL_OK;
+                }
+            }
+        }
+        destroy(m, dom);
         if (a != XL_ACTION_RESTART)
             return XL_OK;
         if (boot(m, false, &dom) != XL_OK)
             return XL_FAIL;
+        started = xl_now_ns(CLOCK_MONOTONIC);
     }
 }
 
 int xl_monitor_run(const struct xl_monitor_opts *o)
 {
-    struct monitor m = {.o = o, .sigfd = -1};
+    struct monitor m = {.o = o, .sigfd = -1, .record = !xl_store_none()};
     sigset_t set;
 
     mlog_off = o->foreground && !xl_verbose;

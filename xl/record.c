@@ -100,13 +100,6 @@ int xl_record_write(uint32_t domid, const uint8_t uuid[16], const struct xl_conf
     return err;
 }
 
-void xl_record_remove(uint32_t domid)
-{
-    char path[PATH_MAX];
-
-    if (record_path(domid, path, sizeof(path), false) == 0)
-        unlink(path);
-}
 
 static void emit(yajl_gen g, yajl_val v)
 {
@@ -164,6 +157,18 @@ static yajl_val load(uint32_t domid, const uint8_t uuid[16])
     return tree;
 }
 
+void xl_record_remove(uint32_t domid, const uint8_t uuid[16])
+{
+    char path[PATH_MAX];
+    yajl_val tree = load(domid, uuid);
+
+    /* Only our own: the file may be another domain's of the same domid
+     * (a private domid space, or the next owner after a SIGKILL). */
+    if (tree && record_path(domid, path, sizeof(path), false) == 0)
+        unlink(path);
+    yajl_tree_free(tree);
+}
+
 void xl_record_emit(struct yajl_gen_t *g, uint32_t domid, const uint8_t uuid[16])
 {
     yajl_val tree = load(domid, uuid);
@@ -175,14 +180,23 @@ void xl_record_emit(struct yajl_gen_t *g, uint32_t domid, const uint8_t uuid[16]
     yajl_tree_free(tree);
 }
 
-bool xl_record_says(uint32_t domid, const uint8_t uuid[16], const char *key, const char *value)
+int xl_record_get(uint32_t domid, const uint8_t uuid[16], const char *key, char *buf, size_t len)
 {
     yajl_val tree = load(domid, uuid);
     const char *path[] = {key, NULL};
     yajl_val v = tree ? yajl_tree_get(tree, path, yajl_t_string) : NULL;
     const char *s = v ? YAJL_GET_STRING(v) : NULL;
-    bool same = s && strcmp(s, value) == 0;
+    int err = s ? 0 : -ENOENT;
 
+    if (s)
+        snprintf(buf, len, "%s", s);
     yajl_tree_free(tree);
-    return same;
+    return err;
+}
+
+bool xl_record_says(uint32_t domid, const uint8_t uuid[16], const char *key, const char *value)
+{
+    char s[64];
+
+    return xl_record_get(domid, uuid, key, s, sizeof(s)) == 0 && strcmp(s, value) == 0;
 }

@@ -211,3 +211,11 @@ void xl_store_uri(char *buf, size_t len)
     else
         snprintf(buf, len, "unix:%s/store.sock", xl_run_dir());
 }
+
+bool xl_store_none(void)
+{
+    char uri[16];
+
+    xl_store_uri(uri, sizeof(uri));
+    return strcmp(uri, "none") == 0;
+}

@@ -69,6 +69,16 @@ const char *xl_run_dir(void);
 int xl_mkdir_p(const char *path, unsigned mode);
 /* Where libhv finds the store: what hv_open with default options uses. */
 void xl_store_uri(char *buf, size_t len);
+/* HV_STORE=none: no registry, domains live only in their own process. */
+bool xl_store_none(void);
+
+/* term.c: change calls back on a copy of fd's modes, which are then set;
+ * the saved ones come back with xl_term_restore() or when SIGINT, SIGTERM,
+ * SIGHUP or SIGQUIT ends xl. -ENOTTY when fd is not our terminal (not a
+ * terminal, or we are not its foreground job): nothing changed. */
+struct termios;
+int xl_term_set(int fd, void (*change)(struct termios *t));
+void xl_term_restore(void);
 
 /* cmd_console.c: copies the console fd to stdout until EOF, Ctrl-] on a
  * terminal stdin, or (with dom) the domain's exit when it is preserved. The
@@ -89,11 +99,15 @@ int xl_monitor_run(const struct xl_monitor_opts *o);
 /* record.c: the config a domain was created with, for `xl list -l`, in
  * $HV_RUNDIR/xl/<domid>.json (with its uuid, so a stale file is ignored). */
 int xl_record_write(uint32_t domid, const uint8_t uuid[16], const struct xl_config *cfg);
-void xl_record_remove(uint32_t domid);
+/* Removes the record of domid if it is uuid's (not another domain's). */
+void xl_record_remove(uint32_t domid, const uint8_t uuid[16]);
 struct yajl_gen_t;
 /* Emits the recorded config of domid (if its uuid matches) as a JSON value
  * into g, or null. */
 void xl_record_emit(struct yajl_gen_t *g, uint32_t domid, const uint8_t uuid[16]);
+/* The recorded string value of key into buf: 0, or -ENOENT (no record of
+ * that domain, or no such key). */
+int xl_record_get(uint32_t domid, const uint8_t uuid[16], const char *key, char *buf, size_t len);
 /* Whether the recorded config has key = value (a string). */
 bool xl_record_says(uint32_t domid, const uint8_t uuid[16], const char *key, const char *value);
 

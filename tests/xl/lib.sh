@@ -7,6 +7,7 @@ set -u
 XL=$(realpath "$1")
 HVSTORE=$(realpath "$2")
 CHECK=$(realpath "${3:-/dev/null}")
+RACE_HELPER=$(realpath "${4:-/dev/null}")
 GUESTS=${HV_GUEST_DIR:?HV_GUEST_DIR is not set}
 
 fail() {

@@ -49,5 +49,33 @@ cfg p.cfg po counter 'on_poweroff = "preserve"'
 set -- $(list_line po)
 [ "${5:-}" = "---s--" ] || fail "po is not listed as shut down: $*"
 "$XL" destroy po || fail "destroy po"
+
+# shutdown -w of a preserved domain whose record (xl/<domid>.json) is gone:
+# nobody knows its actions, so its exit ends the wait.
+"$XL" create -q p.cfg || fail "create po again"
+id=$(json_field po domid)
+rm "$HV_RUNDIR/xl/$id.json" || fail "no record of po"
+timeout 30 "$XL" shutdown -w po || fail "shutdown -w po without a record: $?"
+"$XL" destroy po || fail "destroy po again"
 [ -z "$("$XL" list | sed 1d)" ] || fail "left: $("$XL" list)"
+
+# A guest that powers off at once with on_poweroff=restart: its monitor
+# restarts it ever more slowly and gives up after a few times...
+monitor_of() { sed -n 's/.*xl-monitor\[\([0-9]*\)\].*/\1/p' "$HV_RUNDIR/logs/$1.log" | head -n 1; }
+cfg l.cfg loop hello 'on_poweroff = "restart"'
+"$XL" create -q l.cfg || fail "create loop"
+pid=$(monitor_of loop)
+[ -n "$pid" ] || fail "no monitor pid in loop.log"
+timeout 60 tail --pid="$pid" -f /dev/null || fail "the monitor of loop restarts it forever"
+grep -q "not restarting it again" "$HV_RUNDIR/logs/loop.log" || fail "no reason in loop.log"
+[ -z "$(list_line loop)" ] || fail "loop still listed"
+
+# ... and xl destroy NAME ends the loop before that (the name may be between
+# two domains for a moment: then it is not found, and tried again).
+: >"$HV_RUNDIR/logs/loop.log"
+"$XL" create -q l.cfg || fail "create loop again"
+pid=$(monitor_of loop)
+timeout 30 bash -c 'until "$0" destroy loop 2>/dev/null; do :; done' "$XL" || fail "xl destroy loop"
+timeout 30 tail --pid="$pid" -f /dev/null || fail "the monitor of loop lived on after xl destroy"
+grep -q "not restarting it again" "$HV_RUNDIR/logs/loop.log" && fail "loop gave up, not destroyed"
 exit 0

@@ -28,6 +28,7 @@ expect 2 'usage: xl vcpu-set' vcpu-set d 0
 expect 2 'usage: xl top' top -i 0
 expect 2 "'nokey' is not KEY=VALUE" create x.cfg nokey
 "$XL" help list | grep -q 'usage: xl list' || fail "help list"
+expect 2 "unknown command 'bogus'" help bogus
 
 expect 1 "^xl: no domain named 'nosuch'\$" pause nosuch
 expect 1 '^xl: domain 4242 does not exist$' destroy 4242
@@ -54,6 +55,10 @@ cfg s.cfg same sleep 'cmdline = "600000"'
 err=$("$XL" create -q s.cfg 2>&1) && fail "a second 'same' was created"
 echo "$err" | grep -q "^xl: .*same" || fail "duplicate name: $err"
 [ "$("$XL" list | grep -c '^same ')" = 1 ] || fail "two 'same': $("$XL" list)"
+
+# Without a registry a detached domain could not be reached: refused.
+HV_STORE=none expect 1 '^xl: HV_STORE=none: only `xl create -F` makes sense$' create ok.cfg
+[ -z "$(ls "$HV_RUNDIR/logs" 2>/dev/null | grep '^e.log$')" ] || fail "a monitor was started for e"
 
 # -F without a registry: the foreground monitor, console on stdout.
 out=$(HV_STORE=none "$XL" create -F -c -q ok.cfg 'kernel="'"$GUESTS/hello"'"') || fail "create -F"
