@@ -207,8 +207,6 @@ HV_EXPORT int hv_domain_vcpus_set(hv_domain_t *dom, uint32_t online)
             publish_vcpus(dom);
     }
     pthread_mutex_unlock(&dom->lock);
-    if (!err)
-        registry_update(dom);
     return err;
 }
 

@@ -323,9 +323,6 @@ static int op_shutdown(struct hv_domain *d, struct json_object *args, char *msg,
  * thread), so it ends the domain and its monitor, waiting on the exit,
  * destroys it. The exit names the destroy only if the destroy caused it:
  * a guest that ended first keeps its own reason (docs/control-protocol.md).
- * domain_exit ends in registry_update, synchronous store I/O on this
- * thread: a stuck hvstored holds up this domain's socket until it answers
- * (as pause does while vCPUs leave the guest: bounded).
  */
 static int op_destroy(struct control *c)
 {

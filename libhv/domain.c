@@ -379,7 +379,6 @@ void domain_exit(struct hv_domain *d, const hv_exit_t *e)
         hv_log(d->hv, HV_LOG_INFO, "domain %u '%s' exited: %s (code %u)", d->domid,
                d->name, reasons[e->reason], e->code);
         control_event(d, "exit");
-        registry_update(d);
     }
 }
 

@@ -264,7 +264,7 @@ HV_HIDDEN void console_reader_stop(struct hv_domain *d);
 HV_HIDDEN bool registry_enabled(hv_t *hv);
 /* Picks a free domid and a unique name and writes the domain's entries. */
 HV_HIDDEN int registry_claim(struct hv_domain *d);
-/* Publishes a changed value (state, memory target, ...): best effort. */
+/* Publishes a changed memory target (memory/target, KiB): best effort. */
 HV_HIDDEN void registry_update(struct hv_domain *d);
 HV_HIDDEN void registry_release(struct hv_domain *d);
 HV_HIDDEN int registry_lookup(hv_t *hv, const char *name, uint32_t *domid);
